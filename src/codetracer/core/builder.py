@@ -1,0 +1,365 @@
+"""The tree builder: a plugin that folds trace-event hook calls into :class:`~codetracer.core.model.Run` trees.
+
+Live adapters and offline extractors both speak only hook calls, and this one plugin turns them into trees, so a run
+traced live and the same run parsed from its artifacts give the same tree.
+
+The builder is tolerant by design: events for unknown runs start the run implicitly, events for unknown steps start
+the step, and a finished run closes whatever is still open. A tracer must never raise into the agent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codetracer.core.blobs import BlobStore, make_text
+from codetracer.core.model import (
+    Action,
+    Call,
+    ErrorEvent,
+    FileEdit,
+    Message,
+    Observation,
+    Outcome,
+    Run,
+    Stage,
+    Step,
+)
+from codetracer.hooks.specs import hookimpl
+
+
+@dataclass
+class _OpenRun:
+    run: Run
+    steps: dict[str, Step] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)
+    open_steps: set[str] = field(default_factory=set)
+    open_calls: set[str] = field(default_factory=set)
+
+
+RunSink = Callable[[Run], None]
+
+
+class TreeBuilder:
+    """Builds one tree per ``run_id``; hands each finished run to ``on_finished``.
+
+    Thread-safe: one lock guards the table of open runs; runs of different threads never share state.
+    """
+
+    def __init__(self, on_finished: RunSink | None = None, blobs: BlobStore | None = None) -> None:
+        self._runs: dict[str, _OpenRun] = {}
+        self._lock = threading.Lock()
+        self._on_finished = on_finished
+        self._blobs = blobs
+        self.finished: list[Run] = []
+        """Finished runs, kept when no ``on_finished`` sink is given (offline parsing, tests)."""
+
+    # -- access -------------------------------------------------------------------------------------------------------
+
+    def open_runs(self) -> list[Run]:
+        with self._lock:
+            return [o.run for o in self._runs.values()]
+
+    def snapshot(self, run_id: str) -> Run | None:
+        """A deep copy of an open run as it stands (for periodic saves of long runs)."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            return state.run.model_copy(deep=True) if state else None
+
+    def _state(self, run_id: str, timestamp: float | None = None) -> _OpenRun:
+        state = self._runs.get(run_id)
+        if state is None:
+            state = _OpenRun(Run(id=run_id, framework="unknown", started_at=timestamp))
+            self._runs[run_id] = state
+        return state
+
+    def _step(self, state: _OpenRun, step_key: str | None, timestamp: float | None) -> Step | None:
+        if step_key is None:
+            return None
+        step = state.steps.get(step_key)
+        if step is None:
+            step = self._new_step(state, step_key, None, None, None, timestamp)
+        return step
+
+    def _new_step(
+        self,
+        state: _OpenRun,
+        step_key: str,
+        agent: str | None,
+        thought: str | None,
+        raw_ref: str | None,
+        timestamp: float | None,
+    ) -> Step:
+        steps = state.run.steps
+        step = Step(
+            id=len(steps) + 1,
+            key=step_key,
+            agent=agent,
+            thought=make_text(thought, self._blobs) if thought else None,
+            started_at=timestamp,
+            raw_ref=raw_ref,
+        )
+        steps.append(step)
+        state.steps[step_key] = step
+        state.open_steps.add(step_key)
+        return step
+
+    # -- run lifecycle ------------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def codetracer_run_started(
+        self,
+        run_id: str,
+        framework: str,
+        task: str | None,
+        metadata: Mapping[str, Any],
+        parent_run_id: str | None,
+        timestamp: float | None,
+    ) -> None:
+        with self._lock:
+            run = self._state(run_id, timestamp).run
+            run.framework = framework
+            run.task = task
+            run.parent_run_id = parent_run_id
+            run.started_at = timestamp if run.started_at is None else run.started_at
+            run.metadata.update(metadata)
+
+    @hookimpl
+    def codetracer_run_finished(
+        self,
+        run_id: str,
+        outcome: str,
+        exit_status: str | None,
+        metadata: Mapping[str, Any],
+        timestamp: float | None,
+    ) -> None:
+        with self._lock:
+            state = self._runs.pop(run_id, None) or _OpenRun(Run(id=run_id, framework="unknown"))
+        run = state.run
+        run.outcome = Outcome.parse(outcome)
+        run.exit_status = exit_status
+        run.ended_at = timestamp
+        run.metadata.update(metadata)
+        self._close_open(state, timestamp, complete=True)
+        self._emit(run)
+
+    def finalize_incomplete(self, timestamp: float | None = None) -> list[Run]:
+        """Close every open run children-first, marked incomplete (process exit, journal recovery)."""
+        with self._lock:
+            states = list(self._runs.values())
+            self._runs.clear()
+        runs = []
+        for state in states:
+            self._close_open(state, timestamp, complete=False)
+            state.run.complete = False
+            state.run.ended_at = state.run.ended_at or timestamp
+            self._emit(state.run)
+            runs.append(state.run)
+        return runs
+
+    def _close_open(self, state: _OpenRun, timestamp: float | None, complete: bool) -> None:
+        for call_id in sorted(state.open_calls):
+            call = state.calls[call_id]
+            call.complete = complete
+            call.ended_at = call.ended_at or timestamp
+        state.open_calls.clear()
+        for key in state.open_steps:
+            step = state.steps[key]
+            step.complete = complete and all(c.complete for c in step.calls)
+            step.ended_at = step.ended_at or timestamp
+        state.open_steps.clear()
+
+    def _emit(self, run: Run) -> None:
+        if self._on_finished is None:
+            self.finished.append(run)
+        else:
+            self._on_finished(run)
+
+    @hookimpl
+    def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
+        with self._lock:
+            stages = self._state(run_id).run.stages
+            stages.append(
+                Stage(id=len(stages) + 1, kind=kind, start_step=start_step, end_step=end_step, source=source)
+            )
+
+    # -- steps --------------------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def codetracer_step_started(
+        self,
+        run_id: str,
+        step_key: str,
+        agent: str | None,
+        thought: str | None,
+        raw_ref: str | None,
+        timestamp: float | None,
+    ) -> None:
+        with self._lock:
+            state = self._state(run_id, timestamp)
+            step = state.steps.get(step_key)
+            if step is None:
+                self._new_step(state, step_key, agent, thought, raw_ref, timestamp)
+                return
+        # a step announced implicitly (e.g. by an early call) gets its details now
+        step.agent = step.agent or agent
+        if thought and step.thought is None:
+            step.thought = make_text(thought, self._blobs)
+        step.raw_ref = step.raw_ref or raw_ref
+
+    @hookimpl
+    def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: float | None) -> None:
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None or step_key not in state.steps:
+                return
+            state.open_steps.discard(step_key)
+            step = state.steps[step_key]
+            step.ended_at = timestamp
+            for call in step.calls:
+                if call.id in state.open_calls:
+                    state.open_calls.discard(call.id)
+                    call.ended_at = timestamp
+
+    # -- calls --------------------------------------------------------------------------------------------------------
+
+    def _add_call(self, run_id: str, step_key: str, call: Call) -> None:
+        with self._lock:
+            state = self._state(run_id, call.started_at)
+            step = self._step(state, step_key, call.started_at)
+            assert step is not None
+            step.calls.append(call)
+            state.calls[call.id] = call
+            state.open_calls.add(call.id)
+
+    def _finish_call(self, run_id: str, call_id: str, timestamp: float | None) -> Call | None:
+        with self._lock:
+            state = self._runs.get(run_id)
+            if state is None:
+                return None
+            call = state.calls.get(call_id)
+            if call is not None:
+                state.open_calls.discard(call_id)
+                call.ended_at = timestamp
+            return call
+
+    @hookimpl
+    def codetracer_llm_call_started(
+        self,
+        run_id: str,
+        step_key: str,
+        call_id: str,
+        model: str | None,
+        input_messages: int | None,
+        timestamp: float | None,
+    ) -> None:
+        call = Call(id=call_id, kind="llm", name=model or "llm", started_at=timestamp, input_messages=input_messages)
+        self._add_call(run_id, step_key, call)
+
+    @hookimpl
+    def codetracer_llm_call_finished(
+        self,
+        run_id: str,
+        call_id: str,
+        response: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost: float | None,
+        timestamp: float | None,
+    ) -> None:
+        call = self._finish_call(run_id, call_id, timestamp)
+        if call is None:
+            return
+        call.response = make_text(response, self._blobs) if response is not None else None
+        call.input_tokens = input_tokens
+        call.output_tokens = output_tokens
+        call.cost = cost
+
+    @hookimpl
+    def codetracer_tool_call_started(
+        self,
+        run_id: str,
+        step_key: str,
+        call_id: str,
+        tool: str,
+        arguments: Mapping[str, Any],
+        command: str | None,
+        edits: Sequence[Mapping[str, Any]],
+        raw_ref: str | None,
+        timestamp: float | None,
+    ) -> None:
+        action = Action(
+            tool=tool,
+            arguments=dict(arguments),
+            command=command,
+            edits=[FileEdit(**edit) for edit in edits],
+        )
+        call = Call(id=call_id, kind="tool", name=tool, started_at=timestamp, action=action, raw_ref=raw_ref)
+        self._add_call(run_id, step_key, call)
+
+    @hookimpl
+    def codetracer_tool_call_finished(
+        self,
+        run_id: str,
+        call_id: str,
+        output: str | None,
+        exit_code: int | None,
+        is_error: bool,
+        timestamp: float | None,
+    ) -> None:
+        call = self._finish_call(run_id, call_id, timestamp)
+        if call is None:
+            return
+        text = make_text(output, self._blobs) if output is not None else None
+        call.observation = Observation(text=text, exit_code=exit_code, is_error=is_error)
+
+    # -- content ------------------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def codetracer_observation(
+        self,
+        run_id: str,
+        step_key: str,
+        text: str,
+        exit_code: int | None,
+        is_error: bool,
+        raw_ref: str | None,
+        timestamp: float | None,
+    ) -> None:
+        observation = Observation(text=make_text(text, self._blobs), exit_code=exit_code, is_error=is_error)
+        with self._lock:
+            state = self._state(run_id, timestamp)
+            step = self._step(state, step_key, timestamp)
+            assert step is not None
+            step.observations.append(observation)
+
+    @hookimpl
+    def codetracer_message(
+        self,
+        run_id: str,
+        step_key: str | None,
+        role: str,
+        content: str,
+        name: str | None,
+        raw_ref: str | None,
+        timestamp: float | None,
+    ) -> None:
+        message = Message(
+            role=role, content=make_text(content, self._blobs), name=name, raw_ref=raw_ref, timestamp=timestamp
+        )
+        with self._lock:
+            state = self._state(run_id, timestamp)
+            step = self._step(state, step_key, timestamp)
+            (step.messages if step is not None else state.run.messages).append(message)
+
+    @hookimpl
+    def codetracer_error(
+        self, run_id: str, step_key: str | None, error: str, kind: str | None, timestamp: float | None
+    ) -> None:
+        event = ErrorEvent(error=error, kind=kind, timestamp=timestamp)
+        with self._lock:
+            state = self._state(run_id, timestamp)
+            step = self._step(state, step_key, timestamp)
+            (step.errors if step is not None else state.run.errors).append(event)

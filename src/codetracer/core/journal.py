@@ -1,0 +1,214 @@
+"""The append-only event journal: what makes a killed process lose nothing it traced.
+
+Every trace event of a live run is written, as one JSON line, straight to a per-run journal file with a single
+``os.write`` (no user-space buffer, so a ``kill -9`` right after the call still finds the line in the file). The
+SQLite store is filled later, off the agent's thread; once a run is safely stored its journal is deleted.
+
+A journal whose writer is gone (its ``flock`` is free) is *orphaned*: :func:`recover` replays it through a tree
+builder, closes what was open as incomplete, stores the tree and removes the file. A torn last line (the process died
+mid-write) is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from codetracer.hooks.specs import hookimpl
+
+log = logging.getLogger("codetracer.journal")
+
+SUFFIX = ".ctj"
+_DUMP_OPTS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _default(value: object) -> object:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+class _RunJournal:
+    __slots__ = ("fd", "path")
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd = fd
+        self.path = path
+
+
+class Journal:
+    """Writes trace events of live runs to ``folder/<run>.<uuid>.ctj``; one open, locked file per open run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._files: dict[str, _RunJournal] = {}
+        self._lock = threading.Lock()
+        self.write_failures = 0
+        self._failures_by_run: dict[str, int] = {}
+        self._warned = False
+
+    # -- writing ------------------------------------------------------------------------------------------------------
+
+    def _open(self, run_id: str) -> _RunJournal | None:
+        with self._lock:
+            journal = self._files.get(run_id)
+            if journal is not None:
+                return journal
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                path = self.folder / f"{uuid.uuid4().hex}{SUFFIX}"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                self._failed(run_id, exc)
+                return None
+            journal = _RunJournal(fd, path)
+            self._files[run_id] = journal
+            return journal
+
+    def _failed(self, run_id: str, exc: OSError) -> None:
+        self.write_failures += 1
+        self._failures_by_run[run_id] = self._failures_by_run.get(run_id, 0) + 1
+        if not self._warned:
+            self._warned = True
+            log.warning("codetracer journal cannot write (%s); tracing continues in memory only", exc)
+
+    def write(self, run_id: str, event: str, fields: dict[str, Any]) -> None:
+        journal = self._files.get(run_id) or self._open(run_id)
+        if journal is None:
+            return
+        fields["event"] = event
+        try:
+            line = orjson.dumps(fields, default=_default, option=_DUMP_OPTS) + b"\n"
+            os.write(journal.fd, line)
+        except (OSError, TypeError, orjson.JSONEncodeError) as exc:
+            self._failed(run_id, exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+    def failures_of(self, run_id: str) -> int:
+        """Events of ``run_id`` the journal could not write (counted, never silent)."""
+        return self._failures_by_run.pop(run_id, 0)
+
+    def path_of(self, run_id: str) -> Path | None:
+        journal = self._files.get(run_id)
+        return journal.path if journal else None
+
+    def close(self, run_id: str, *, delete: bool) -> None:
+        """Stop journaling ``run_id``; delete the file once its run is safely stored."""
+        with self._lock:
+            journal = self._files.pop(run_id, None)
+        if journal is None:
+            return
+        try:
+            if delete:
+                journal.path.unlink(missing_ok=True)
+        finally:
+            os.close(journal.fd)
+
+    def close_all(self) -> None:
+        for run_id in list(self._files):
+            self.close(run_id, delete=False)
+
+    # -- trace-event hooks --------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def codetracer_run_started(self, run_id: str, framework: str, task: Any, metadata: Any, parent_run_id: Any, timestamp: Any) -> None:
+        self.write(run_id, "run_started", {"run_id": run_id, "framework": framework, "task": task, "metadata": metadata, "parent_run_id": parent_run_id, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_run_finished(self, run_id: str, outcome: str, exit_status: Any, metadata: Any, timestamp: Any) -> None:
+        self.write(run_id, "run_finished", {"run_id": run_id, "outcome": outcome, "exit_status": exit_status, "metadata": metadata, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
+        self.write(run_id, "stage_declared", {"run_id": run_id, "kind": kind, "start_step": start_step, "end_step": end_step, "source": source})
+
+    @hookimpl
+    def codetracer_step_started(self, run_id: str, step_key: str, agent: Any, thought: Any, raw_ref: Any, timestamp: Any) -> None:
+        self.write(run_id, "step_started", {"run_id": run_id, "step_key": step_key, "agent": agent, "thought": thought, "raw_ref": raw_ref, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: Any) -> None:
+        self.write(run_id, "step_finished", {"run_id": run_id, "step_key": step_key, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_llm_call_started(self, run_id: str, step_key: str, call_id: str, model: Any, input_messages: Any, timestamp: Any) -> None:
+        self.write(run_id, "llm_call_started", {"run_id": run_id, "step_key": step_key, "call_id": call_id, "model": model, "input_messages": input_messages, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_llm_call_finished(self, run_id: str, call_id: str, response: Any, input_tokens: Any, output_tokens: Any, cost: Any, timestamp: Any) -> None:
+        self.write(run_id, "llm_call_finished", {"run_id": run_id, "call_id": call_id, "response": response, "input_tokens": input_tokens, "output_tokens": output_tokens, "cost": cost, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_tool_call_started(self, run_id: str, step_key: str, call_id: str, tool: str, arguments: Any, command: Any, edits: Any, raw_ref: Any, timestamp: Any) -> None:
+        self.write(run_id, "tool_call_started", {"run_id": run_id, "step_key": step_key, "call_id": call_id, "tool": tool, "arguments": arguments, "command": command, "edits": edits, "raw_ref": raw_ref, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_tool_call_finished(self, run_id: str, call_id: str, output: Any, exit_code: Any, is_error: bool, timestamp: Any) -> None:
+        self.write(run_id, "tool_call_finished", {"run_id": run_id, "call_id": call_id, "output": output, "exit_code": exit_code, "is_error": is_error, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_observation(self, run_id: str, step_key: str, text: str, exit_code: Any, is_error: bool, raw_ref: Any, timestamp: Any) -> None:
+        self.write(run_id, "observation", {"run_id": run_id, "step_key": step_key, "text": text, "exit_code": exit_code, "is_error": is_error, "raw_ref": raw_ref, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_message(self, run_id: str, step_key: Any, role: str, content: str, name: Any, raw_ref: Any, timestamp: Any) -> None:
+        self.write(run_id, "message", {"run_id": run_id, "step_key": step_key, "role": role, "content": content, "name": name, "raw_ref": raw_ref, "timestamp": timestamp})
+
+    @hookimpl
+    def codetracer_error(self, run_id: str, step_key: Any, error: str, kind: Any, timestamp: Any) -> None:
+        self.write(run_id, "error", {"run_id": run_id, "step_key": step_key, "error": error, "kind": kind, "timestamp": timestamp})
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Reading and recovery
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The events of one journal file and the number of torn or unreadable lines skipped."""
+    events: list[dict[str, Any]] = []
+    skipped = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                skipped += 1
+                continue
+            if isinstance(event, dict) and isinstance(event.get("event"), str):
+                events.append(event)
+            else:
+                skipped += 1
+    return events, skipped
+
+
+def orphaned(folder: Path) -> Iterator[tuple[Path, int]]:
+    """Journal files whose writer is gone, each yielded with its lock held (fd); the caller closes the fd."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob(f"*{SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live process still writes it
+            os.close(fd)
+            continue
+        yield path, fd
+
+
+def replay(events: list[dict[str, Any]], hook: Any) -> None:
+    """Feed journaled events back into hook calls (e.g. a tree builder's plugin manager)."""
+    for event in events:
+        name = event.pop("event")
+        getattr(hook, f"codetracer_{name}")(**event)

@@ -1,0 +1,233 @@
+"""The trace tree: Run > Stage > Step > Call, as typed pydantic models.
+
+A run's steps are numbered 1, 2, 3 ... (CodeTraceBench convention). Stages are contiguous step ranges; a step names its
+stage by id so the tree can be read either way. Calls are the LLM requests and tool invocations inside a step; tool
+calls started in the same step are parallel siblings.
+
+Large texts are never cut at the end: when an observation is too large to keep inline, the tree keeps its head and
+its tail plus a reference to a content-addressed blob file with the whole text (:mod:`codetracer.core.blobs`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Outcome(str, Enum):
+    SOLVED = "solved"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> Outcome:
+        """Read an outcome from what sources write (``True``, ``"resolved"``, ``1.0`` ...)."""
+        if isinstance(value, Outcome):
+            return value
+        if isinstance(value, bool):
+            return cls.SOLVED if value else cls.FAILED
+        text = str(value).strip().lower()
+        if text in {"solved", "resolved", "success", "succeeded", "pass", "passed", "true", "1", "1.0"}:
+            return cls.SOLVED
+        if text in {"failed", "failure", "fail", "unresolved", "error", "false", "0", "0.0"}:
+            return cls.FAILED
+        return cls.UNKNOWN
+
+
+class StageKind(str, Enum):
+    """Workflow stages people recognise in a code-agent run."""
+
+    ENV_CHECK = "environment_check"
+    DEPENDENCY_INSTALL = "dependency_install"
+    INSPECTION = "inspection"
+    PATCHING = "patching"
+    VERIFICATION = "verification"
+    SUBMIT = "submit"
+    OTHER = "other"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+class FileEdit(_Model):
+    """One file change made by an action."""
+
+    path: str
+    diff: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+class Text(_Model):
+    """A possibly huge text: whole when small, else head + tail inline and the whole in a blob file."""
+
+    text: str
+    size: int = Field(description="length of the whole text in characters")
+    blob: str | None = Field(default=None, description="sha256 of the whole text in the blob store, when elided")
+
+    @property
+    def elided(self) -> bool:
+        return self.blob is not None
+
+
+class Action(_Model):
+    """What the agent did in a call: a tool with arguments, a shell command, file edits."""
+
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    command: str | None = None
+    edits: list[FileEdit] = Field(default_factory=list)
+
+
+class Observation(_Model):
+    """What the environment answered."""
+
+    text: Text | None = None
+    exit_code: int | None = None
+    is_error: bool = False
+
+
+class Call(_Model):
+    """An LLM request or a tool invocation inside a step."""
+
+    id: str
+    kind: Literal["llm", "tool"]
+    name: str = Field(description="the model name for LLM calls, the tool name for tool calls")
+    started_at: float | None = None
+    ended_at: float | None = None
+    complete: bool = True
+    action: Action | None = None
+    observation: Observation | None = None
+    response: Text | None = None
+    input_messages: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost: float | None = None
+    raw_ref: str | None = None
+
+
+class Message(_Model):
+    role: str
+    content: Text
+    name: str | None = None
+    raw_ref: str | None = None
+    timestamp: float | None = None
+
+
+class ErrorEvent(_Model):
+    error: str
+    kind: str | None = None
+    timestamp: float | None = None
+
+
+class Step(_Model):
+    """One turn of the agent loop: its thought, its calls, and what came back."""
+
+    id: int = Field(description="1-based position in the run")
+    key: str = Field(description="the adapter's own key for the step")
+    stage_id: int | None = None
+    agent: str | None = None
+    thought: Text | None = None
+    calls: list[Call] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+    observations: list[Observation] = Field(default_factory=list)
+    errors: list[ErrorEvent] = Field(default_factory=list)
+    started_at: float | None = None
+    ended_at: float | None = None
+    complete: bool = True
+    raw_ref: str | None = None
+
+    @property
+    def tool_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.kind == "tool"]
+
+    @property
+    def actions(self) -> list[Action]:
+        return [c.action for c in self.calls if c.action is not None]
+
+    @property
+    def all_observations(self) -> list[Observation]:
+        """Observations of the step's tool calls followed by the step-level ones."""
+        return [c.observation for c in self.calls if c.observation is not None] + self.observations
+
+    @property
+    def is_error(self) -> bool:
+        """True when the step raised, or any of its observations is an error or a non-zero exit."""
+        if self.errors:
+            return True
+        return any(o.is_error or (o.exit_code not in (None, 0)) for o in self.all_observations)
+
+
+class Stage(_Model):
+    id: int = Field(description="1-based position in the run")
+    kind: str
+    start_step: int
+    end_step: int
+    source: str = Field(default="auto", description="'auto' for segmentation, 'human'/'artifact' when given")
+
+
+class Evidence(_Model):
+    step_id: int
+    signal: str
+    detail: str = ""
+    weight: float = 1.0
+
+
+class Diagnosis(_Model):
+    """Where a failed run went wrong; CodeTraceBench label fields plus the richer story."""
+
+    localizer: str
+    onset_step: int | None = None
+    chain: list[int] = Field(default_factory=list)
+    stage_id: int | None = None
+    incorrect_step_ids: list[int] = Field(default_factory=list)
+    unuseful_step_ids: list[int] = Field(default_factory=list)
+    confidence: float = 0.0
+    reasoning: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    suggestion: str | None = None
+    agent: str | None = None
+    cost: float | None = None
+
+
+class Run(_Model):
+    """The root of a trace tree."""
+
+    id: str
+    framework: str
+    task: str | None = None
+    outcome: Outcome = Outcome.UNKNOWN
+    exit_status: str | None = None
+    parent_run_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    complete: bool = Field(default=True, description="False when the run never reported its end")
+    dropped_events: int = Field(default=0, description="events shed under load; never silently")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Message] = Field(default_factory=list)
+    errors: list[ErrorEvent] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+
+    def step(self, step_id: int) -> Step:
+        """The step with 1-based ``step_id``."""
+        if not 1 <= step_id <= len(self.steps):
+            raise KeyError(f"run {self.id} has no step {step_id} (it has {len(self.steps)})")
+        return self.steps[step_id - 1]
+
+    def stage_of(self, step_id: int) -> Stage | None:
+        for stage in self.stages:
+            if stage.start_step <= step_id <= stage.end_step:
+                return stage
+        return None
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return self.model_dump_json(indent=indent, exclude_defaults=False)
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Run:
+        return cls.model_validate_json(data)

@@ -1,0 +1,459 @@
+"""The persistent store: embedded SQLite in WAL mode, safe for several threads and processes writing at once.
+
+A run is stored as its whole tree (compressed JSON, loaded back losslessly) plus indexed columns for listing and a
+step table with full-text search. The schema is versioned (``PRAGMA user_version``) and migrated forward on open.
+Cross-run memory (failure patterns keyed by project, framework and task kind) lives in the same file.
+
+The store never repairs or replaces a file it cannot read: a corrupt or foreign file is reported and left as it is,
+so nothing already stored is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codetracer.core.errors import NotFound, StoreError
+from codetracer.core.model import Diagnosis, Run
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        framework TEXT NOT NULL,
+        task TEXT,
+        outcome TEXT NOT NULL,
+        exit_status TEXT,
+        parent_run_id TEXT,
+        started_at REAL,
+        ended_at REAL,
+        complete INTEGER NOT NULL,
+        n_steps INTEGER NOT NULL,
+        n_error_steps INTEGER NOT NULL,
+        dropped_events INTEGER NOT NULL,
+        onset_step INTEGER,
+        source TEXT,
+        saved_at REAL NOT NULL,
+        tree BLOB NOT NULL
+    );
+    CREATE INDEX runs_framework ON runs(project, framework);
+    CREATE INDEX runs_outcome ON runs(project, outcome);
+    CREATE INDEX runs_started ON runs(project, started_at);
+    CREATE INDEX runs_parent ON runs(parent_run_id);
+    CREATE TABLE steps (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step_id INTEGER NOT NULL,
+        stage_kind TEXT,
+        agent TEXT,
+        tool TEXT,
+        command TEXT,
+        is_error INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (run_id, step_id)
+    );
+    CREATE TABLE diagnoses (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        localizer TEXT NOT NULL,
+        onset_step INTEGER,
+        diagnosis TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, localizer)
+    );
+    CREATE TABLE failure_patterns (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL,
+        framework TEXT NOT NULL,
+        task_kind TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        advice TEXT,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        seen INTEGER NOT NULL DEFAULT 1,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        example_run_id TEXT,
+        UNIQUE (project, framework, task_kind, signature)
+    );
+    CREATE INDEX patterns_lookup ON failure_patterns(project, framework, task_kind);
+    """,
+}
+
+_FTS = "CREATE VIRTUAL TABLE IF NOT EXISTS steps_fts USING fts5(text, run_id UNINDEXED, step_id UNINDEXED)"
+
+STEP_TEXT_LIMIT = 4000
+"""Characters of each step indexed for search (the whole step stays in the tree)."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    framework: str
+    outcome: str
+    task: str | None
+    started_at: float | None
+    n_steps: int
+    n_error_steps: int
+    complete: bool
+    onset_step: int | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class StepHit:
+    run_id: str
+    step_id: int
+    snippet: str
+
+
+@dataclass(frozen=True)
+class FailurePattern:
+    framework: str
+    task_kind: str
+    signature: str
+    evidence: str
+    advice: str | None
+    seen: int
+    confirmed: bool
+    example_run_id: str | None
+
+
+def _step_text(run: Run, step_index: int) -> tuple[str | None, str | None, str]:
+    step = run.steps[step_index]
+    parts: list[str] = []
+    tool = command = None
+    if step.thought is not None:
+        parts.append(step.thought.text[:1000])
+    for action in step.actions:
+        tool = tool or action.tool
+        command = command or action.command
+        parts.append(action.command or f"{action.tool} {action.arguments}"[:1000])
+        parts.extend(f"edit {e.path}" for e in action.edits)
+    for obs in step.all_observations:
+        if obs.text is not None:
+            text = obs.text.text
+            parts.append(text if len(text) <= 1500 else text[:700] + " ... " + text[-700:])
+    for message in step.messages:
+        parts.append(message.content.text[:1500])
+    for error in step.errors:
+        parts.append(error.error[:500])
+    return tool, command, "\n".join(parts)[:STEP_TEXT_LIMIT]
+
+
+class Store:
+    """One SQLite database file. Each thread gets its own connection; every write is one short transaction."""
+
+    def __init__(self, path: Path, *, project: str = "default", timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.project = project
+        self.timeout = timeout
+        self._local = threading.local()
+        self._fts = True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder {self.path.parent}: {exc.strerror or exc}") from None
+        self._migrate()
+
+    # -- connections --------------------------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc) from None
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def _explain(self, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            return StoreError(
+                f"the store {self.path} is not a readable codetracer database ({text}); it was left untouched: "
+                f"move it aside or point CODETRACER_HOME elsewhere"
+            )
+        if "locked" in text or "busy" in text:
+            return StoreError(f"the store {self.path} stayed locked by another process for {self.timeout:.0f} s")
+        if "disk is full" in text or "disk I/O" in text:
+            return StoreError(f"the store {self.path} cannot be written: {text} (nothing stored was lost)")
+        if "readonly" in text or "unable to open" in text:
+            return StoreError(f"the store {self.path} cannot be opened for writing: {text}")
+        return StoreError(f"store {self.path}: {text}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from None
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise self._explain(exc) from None
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise self._explain(exc) from None
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        conn = self._connect()
+        conn.row_factory = sqlite3.Row
+        try:
+            return list(conn.execute(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise self._explain(exc) from None
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store {self.path} has schema version {version}, newer than this codetracer knows "
+                    f"({SCHEMA_VERSION}); upgrade codetracer"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={target}")
+            try:
+                conn.execute(_FTS)
+            except sqlite3.OperationalError:  # SQLite built without FTS5: fall back to LIKE
+                self._fts = False
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- runs ---------------------------------------------------------------------------------------------------------
+
+    def save_runs(self, runs: Iterable[Run]) -> int:
+        """Insert or replace whole runs in one transaction; returns how many were written."""
+        rows = list(runs)
+        if not rows:
+            return 0
+        with self._tx() as conn:
+            for run in rows:
+                self._save(conn, run)
+        return len(rows)
+
+    def save_run(self, run: Run) -> None:
+        self.save_runs([run])
+
+    def _save(self, conn: sqlite3.Connection, run: Run) -> None:
+        tree = zlib.compress(run.model_dump_json().encode(), 3)
+        onset = run.diagnosis.onset_step if run.diagnosis else None
+        source = run.metadata.get("source_path")
+        conn.execute("DELETE FROM steps WHERE run_id = ?", (run.id,))
+        if self._fts:
+            conn.execute("DELETE FROM steps_fts WHERE run_id = ?", (run.id,))
+        conn.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                run.id,
+                self.project,
+                run.framework,
+                run.task,
+                run.outcome.value,
+                run.exit_status,
+                run.parent_run_id,
+                run.started_at,
+                run.ended_at,
+                int(run.complete),
+                len(run.steps),
+                sum(1 for s in run.steps if s.is_error),
+                run.dropped_events,
+                onset,
+                str(source) if source is not None else None,
+                time.time(),
+                tree,
+            ),
+        )
+        step_rows = []
+        for index, step in enumerate(run.steps):
+            tool, command, text = _step_text(run, index)
+            stage = run.stage_of(step.id)
+            step_rows.append((run.id, step.id, stage.kind if stage else None, step.agent, tool, command, int(step.is_error), text))
+        conn.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?)", step_rows)
+        if self._fts:
+            conn.executemany(
+                "INSERT INTO steps_fts (text, run_id, step_id) VALUES (?,?,?)", [(r[7], r[0], r[1]) for r in step_rows]
+            )
+        if run.diagnosis is not None:
+            self._save_diagnosis(conn, run.id, run.diagnosis)
+
+    def load_run(self, run_id: str) -> Run:
+        """The whole tree of ``run_id``; a unique id prefix is enough."""
+        rows = self._query("SELECT tree FROM runs WHERE id = ? AND project = ?", (run_id, self.project))
+        if not rows:
+            rows = self._query(
+                "SELECT tree FROM runs WHERE id LIKE ? ESCAPE '\\' AND project = ? LIMIT 2",
+                (_like_prefix(run_id), self.project),
+            )
+            if len(rows) > 1:
+                raise NotFound(f"run id {run_id!r} is ambiguous: more than one stored run starts with it")
+        if not rows:
+            raise NotFound(f"no stored run {run_id!r} (see `codetracer ls`)")
+        return Run.model_validate_json(zlib.decompress(rows[0]["tree"]))
+
+    def list_runs(
+        self,
+        *,
+        framework: str | None = None,
+        outcome: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[RunSummary]:
+        """Stored runs, newest first, filtered by framework, outcome and start time."""
+        where, params = ["project = ?"], [self.project]
+        if framework:
+            where.append("framework = ?")
+            params.append(framework)
+        if outcome:
+            where.append("outcome = ?")
+            params.append(outcome)
+        if since is not None:
+            where.append("COALESCE(started_at, saved_at) >= ?")
+            params.append(since)  # type: ignore[arg-type]
+        if until is not None:
+            where.append("COALESCE(started_at, saved_at) <= ?")
+            params.append(until)  # type: ignore[arg-type]
+        sql = (
+            "SELECT id, framework, outcome, task, started_at, n_steps, n_error_steps, complete, onset_step, source "
+            f"FROM runs WHERE {' AND '.join(where)} ORDER BY COALESCE(started_at, saved_at) DESC, id"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            RunSummary(
+                id=r["id"],
+                framework=r["framework"],
+                outcome=r["outcome"],
+                task=r["task"],
+                started_at=r["started_at"],
+                n_steps=r["n_steps"],
+                n_error_steps=r["n_error_steps"],
+                complete=bool(r["complete"]),
+                onset_step=r["onset_step"],
+                source=r["source"],
+            )
+            for r in self._query(sql, params)
+        ]
+
+    def search_steps(self, text: str, *, limit: int = 50) -> list[StepHit]:
+        """Steps whose thought, action, observation or messages mention ``text``."""
+        if self._fts:
+            query = " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
+            rows = self._query(
+                "SELECT f.run_id, f.step_id, snippet(steps_fts, 0, '[', ']', ' ... ', 12) AS snip "
+                "FROM steps_fts f JOIN runs r ON r.id = f.run_id "
+                "WHERE steps_fts MATCH ? AND r.project = ? ORDER BY rank LIMIT ?",
+                (query, self.project, limit),
+            )
+            return [StepHit(r["run_id"], int(r["step_id"]), r["snip"]) for r in rows]
+        rows = self._query(
+            "SELECT s.run_id, s.step_id, substr(s.text, 1, 200) AS snip FROM steps s JOIN runs r ON r.id = s.run_id "
+            "WHERE s.text LIKE ? ESCAPE '\\' AND r.project = ? LIMIT ?",
+            ("%" + _like_escape(text) + "%", self.project, limit),
+        )
+        return [StepHit(r["run_id"], int(r["step_id"]), r["snip"]) for r in rows]
+
+    def delete_run(self, run_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM steps_fts WHERE run_id = ?", (run_id,)) if self._fts else None
+            conn.execute("DELETE FROM runs WHERE id = ? AND project = ?", (run_id, self.project))
+
+    # -- diagnoses ----------------------------------------------------------------------------------------------------
+
+    def _save_diagnosis(self, conn: sqlite3.Connection, run_id: str, diagnosis: Diagnosis) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO diagnoses VALUES (?,?,?,?,?)",
+            (run_id, diagnosis.localizer, diagnosis.onset_step, diagnosis.model_dump_json(), time.time()),
+        )
+
+    def diagnoses(self, run_id: str) -> list[Diagnosis]:
+        rows = self._query("SELECT diagnosis FROM diagnoses WHERE run_id = ? ORDER BY created_at", (run_id,))
+        return [Diagnosis.model_validate_json(r["diagnosis"]) for r in rows]
+
+    # -- cross-run memory ---------------------------------------------------------------------------------------------
+
+    def remember_pattern(
+        self,
+        *,
+        framework: str,
+        task_kind: str,
+        signature: str,
+        evidence: str,
+        advice: str | None = None,
+        confirmed: bool = False,
+        example_run_id: str | None = None,
+    ) -> None:
+        """Record (or reinforce) a failure pattern for this project."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO failure_patterns (project, framework, task_kind, signature, evidence, advice, confirmed, "
+                "seen, first_seen, last_seen, example_run_id) VALUES (?,?,?,?,?,?,?,1,?,?,?) "
+                "ON CONFLICT (project, framework, task_kind, signature) DO UPDATE SET seen = seen + 1, "
+                "last_seen = excluded.last_seen, evidence = excluded.evidence, "
+                "advice = COALESCE(excluded.advice, advice), confirmed = MAX(confirmed, excluded.confirmed)",
+                (self.project, framework, task_kind, signature, evidence, advice, int(confirmed), now, now, example_run_id),
+            )
+
+    def patterns(self, *, framework: str, task_kind: str | None = None, limit: int = 20) -> list[FailurePattern]:
+        """Failure patterns of this project for ``framework`` (and ``task_kind``), most seen first."""
+        sql = "SELECT * FROM failure_patterns WHERE project = ? AND framework = ?"
+        params: list[Any] = [self.project, framework]
+        if task_kind is not None:
+            sql += " AND task_kind = ?"
+            params.append(task_kind)
+        sql += " ORDER BY confirmed DESC, seen DESC, last_seen DESC LIMIT ?"
+        params.append(limit)
+        return [
+            FailurePattern(
+                framework=r["framework"],
+                task_kind=r["task_kind"],
+                signature=r["signature"],
+                evidence=r["evidence"],
+                advice=r["advice"],
+                seen=r["seen"],
+                confirmed=bool(r["confirmed"]),
+                example_run_id=r["example_run_id"],
+            )
+            for r in self._query(sql, params)
+        ]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(text: str) -> str:
+    return _like_escape(text) + "%"

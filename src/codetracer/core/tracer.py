@@ -1,0 +1,220 @@
+"""The live tracer: hook calls -> journal + tree builder -> (background) SQLite store.
+
+On the agent's thread an event costs one pluggy dispatch, one in-memory tree update and one ``os.write`` to the
+run's journal. Finished runs go through a bounded queue to a writer thread that batches them into SQLite, so a slow
+or broken store never blocks the agent: when the queue is full the run is left in its journal (counted, with a
+warning) and stored on the next recovery, never lost. At interpreter exit open runs are closed children-first,
+marked incomplete, and flushed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+import weakref
+from pathlib import Path
+
+from codetracer.core import config
+from codetracer.core.blobs import BlobStore
+from codetracer.core.builder import TreeBuilder
+from codetracer.core.errors import StoreError
+from codetracer.core.events import Events
+from codetracer.core.journal import Journal, orphaned, read_events, replay
+from codetracer.core.model import Run
+from codetracer.core.stages import ensure_stages
+from codetracer.core.store import Store
+from codetracer.hooks.manager import PluginManager
+
+log = logging.getLogger("codetracer")
+
+_STOP = object()
+
+
+class Tracer:
+    """Records live runs. Adapters emit through :attr:`events`; finished trees land in :attr:`runs` and the store.
+
+    :param home: data folder (default ``$CODETRACER_HOME``).
+    :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
+    :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
+    :param load_plugins: also register third-party plugins of entry-point group ``codetracer``.
+    """
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        persist: bool = True,
+        project: str | None = None,
+        queue_size: int = 256,
+        load_plugins: bool = True,
+    ) -> None:
+        self.home = Path(home) if home is not None else config.home()
+        self.project = project or config.project()
+        self.persist = persist
+        self.pm = PluginManager()
+        self.blobs = BlobStore(config.blob_dir(self.home)) if persist else None
+        self.builder = TreeBuilder(on_finished=self._on_finished, blobs=self.blobs)
+        self.journal = Journal(config.journal_dir(self.home)) if persist else None
+        self.pm.register(self.builder, name="tree-builder")
+        if self.journal is not None:
+            self.pm.register(self.journal, name="journal")
+        if load_plugins:
+            self.pm.load_entrypoint_plugins()
+        self.events = Events(self.pm.hook)
+        self.runs: list[Run] = []
+        """Every run this tracer finished, in order."""
+        self.deferred = 0
+        """Finished runs left in their journal because the writer queue was full or the store failed."""
+        self.store_error: StoreError | None = None
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._writer: threading.Thread | None = None
+        self._store: Store | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        _live_tracers.add(self)
+
+    # -- finished runs ------------------------------------------------------------------------------------------------
+
+    def _on_finished(self, run: Run) -> None:
+        if self.journal is not None:
+            run.dropped_events += self.journal.failures_of(run.id)
+        self.runs.append(run)
+        if not self.persist:
+            return
+        self._ensure_writer()
+        try:
+            self._queue.put_nowait(run)
+        except queue.Full:
+            self.deferred += 1
+            if self.deferred == 1:
+                log.warning("codetracer store is behind; finished runs stay in the journal and are stored on recovery")
+            assert self.journal is not None
+            self.journal.close(run.id, delete=False)
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None and not self._closed:
+                    self._writer = threading.Thread(target=self._write_loop, name="codetracer-writer", daemon=True)
+                    self._writer.start()
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(config.store_path(self.home), project=self.project)
+        return self._store
+
+    def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            batch: list[Run] = []
+            if item is _STOP:
+                stop = True
+            else:
+                batch.append(item)  # type: ignore[arg-type]
+            while len(batch) < 64:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                else:
+                    batch.append(more)  # type: ignore[arg-type]
+            if batch:
+                self._save(batch)
+            for _ in range(len(batch) + (1 if stop else 0)):
+                self._queue.task_done()
+
+    def _save(self, batch: list[Run]) -> None:
+        assert self.journal is not None
+        for run in batch:
+            ensure_stages(run)
+        try:
+            self.store().save_runs(batch)
+        except StoreError as exc:
+            if self.store_error is None:
+                log.warning("codetracer cannot store runs (%s); they stay in the journal for recovery", exc)
+            self.store_error = exc
+            self.deferred += len(batch)
+            for run in batch:
+                self.journal.close(run.id, delete=False)
+            return
+        for run in batch:
+            self.journal.close(run.id, delete=True)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every finished run handed to the writer is stored (or deferred); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline or self._writer is None or not self._writer.is_alive():
+                return False
+            time.sleep(0.002)
+        return True
+
+    def close(self) -> None:
+        """Close open runs as incomplete, store everything, stop the writer. Idempotent; runs at exit."""
+        if self._closed:
+            return
+        self.builder.finalize_incomplete(time.time())
+        with self._lock:
+            self._closed = True
+            writer = self._writer
+        if writer is not None:
+            self._queue.put(_STOP)
+            writer.join(timeout=30)
+        if self.journal is not None:
+            self.journal.close_all()
+        if self._store is not None:
+            self._store.close()
+        _live_tracers.discard(self)
+
+
+def recover(home: Path | str | None = None, *, project: str | None = None) -> list[Run]:
+    """Store the runs of orphaned journals (their process died or the store was unavailable) and delete them.
+
+    Runs that never finished come back closed children-first and marked incomplete. Returns the recovered runs.
+    """
+    base = Path(home) if home is not None else config.home()
+    folder = config.journal_dir(base)
+    recovered: list[Run] = []
+    store: Store | None = None
+    import os
+
+    for path, fd in orphaned(folder):
+        try:
+            events, torn = read_events(path)
+            pm = PluginManager()
+            builder = TreeBuilder(blobs=BlobStore(config.blob_dir(base)))
+            pm.register(builder, name="tree-builder")
+            replay(events, pm.hook)
+            runs = builder.finished + builder.finalize_incomplete()
+            for run in runs:
+                run.dropped_events += torn
+                run.metadata.setdefault("recovered_from_journal", True)
+                ensure_stages(run)
+            if runs:
+                store = store or Store(config.store_path(base), project=project or config.project())
+                store.save_runs(runs)
+            path.unlink(missing_ok=True)
+            recovered.extend(runs)
+        finally:
+            os.close(fd)
+    return recovered
+
+
+_live_tracers: weakref.WeakSet[Tracer] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_tracers() -> None:
+    for tracer in list(_live_tracers):
+        try:
+            tracer.close()
+        except Exception:  # noqa: BLE001 - exit must go on
+            log.exception("codetracer could not close a tracer at exit")

@@ -1,0 +1,147 @@
+"""The plugin manager: loads plugins and keeps a faulty one from ever breaking the observed agent.
+
+pluggy stops a hook call at the first exception. For tracing that is the wrong default -- a broken exporter must not
+crash the agent nor starve the tree builder -- so every hook implementation is registered behind a guard that logs
+the first failure of each (plugin, hook) pair and then swallows it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from codetracer.hooks import specs
+
+log = logging.getLogger("codetracer.plugins")
+
+ENTRY_POINT_GROUP = "codetracer"
+
+
+class PluginFailures:
+    """Counts failures per (plugin, hook) and remembers which were already logged."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def record(self, plugin: str, hook: str, exc: BaseException) -> None:
+        key = (plugin, hook)
+        with self._lock:
+            first = key not in self.counts
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if first:
+            log.warning(
+                "codetracer plugin %r failed in %s (%s: %s); it is isolated and further failures are counted silently",
+                plugin,
+                hook,
+                type(exc).__name__,
+                exc,
+            )
+
+
+def _guard(func: Callable[..., Any], plugin: str, hook: str, failures: PluginFailures) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
+            failures.record(plugin, hook, exc)
+            return None
+
+    return guarded
+
+
+class _GuardedPlugin:
+    """A stand-in that exposes a plugin's hook implementations wrapped in guards."""
+
+    def __init__(self, plugin: object, name: str, failures: PluginFailures) -> None:
+        self.__wrapped_plugin__ = plugin
+        for attr in dir(plugin):
+            if not attr.startswith("codetracer_"):
+                continue
+            func = getattr(plugin, attr, None)
+            if not callable(func):
+                continue
+            opts = getattr(func, f"{specs.PROJECT}_impl", None)
+            guarded = _guard(func, name, attr, failures)
+            if opts is not None:
+                setattr(guarded, f"{specs.PROJECT}_impl", opts)
+            setattr(self, attr, guarded)
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager with codetracer's specs loaded and every plugin isolated."""
+
+    def __init__(self) -> None:
+        super().__init__(specs.PROJECT)
+        self.add_hookspecs(specs)
+        self.failures = PluginFailures()
+        self._originals: dict[str, object] = {}
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:  # type: ignore[override]
+        """Register ``plugin`` behind failure guards. Returns its name (as pluggy does)."""
+        name = name or self.get_canonical_name(plugin)
+        guarded = _GuardedPlugin(plugin, name, self.failures)
+        registered = super().register(guarded, name)
+        if registered is not None:
+            self._originals[registered] = plugin
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:  # type: ignore[override]
+        if name is None and plugin is not None:
+            name = next((n for n, p in self._originals.items() if p is plugin), None)
+            plugin = None
+        if name is not None:
+            self._originals.pop(name, None)
+        return super().unregister(plugin=plugin, name=name)
+
+    def original(self, name: str) -> object | None:
+        """The plugin object registered under ``name`` (not its guard)."""
+        return self._originals.get(name)
+
+    def load_entrypoint_plugins(self) -> None:
+        """Load third-party plugins from the ``codetracer`` entry-point group; a broken one is logged and skipped."""
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop codetracer
+                self.failures.record(ep.name, "load", exc)
+                continue
+            self.register(plugin, name=ep.name)
+
+
+_default: PluginManager | None = None
+_default_lock = threading.Lock()
+
+
+def builtin_plugins() -> list[tuple[str, object]]:
+    """codetracer's own registry plugins (extractors and localizers), imported lazily by name."""
+    from codetracer.adapters import builtin
+
+    return [("codetracer.builtin", builtin)]
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide manager: built-in plugins plus entry points of group ``codetracer``.
+
+    Trace-event sinks (tree builder, journal) are not registered here: each :class:`~codetracer.core.tracer.Tracer`
+    owns a manager of its own so tracers stay independent. This one serves the registries.
+    """
+    global _default
+    with _default_lock:
+        if _default is None:
+            pm = PluginManager()
+            for name, plugin in builtin_plugins():
+                pm.register(plugin, name=name)
+            pm.load_entrypoint_plugins()
+            _default = pm
+        return _default
