@@ -15,7 +15,15 @@ from codetracer.hooks.specs import hookimpl
 
 log = logging.getLogger("codetracer.plugins")
 
-EXTRACTOR_MODULES: tuple[str, ...] = ()
+EXTRACTOR_MODULES: tuple[str, ...] = (
+    "codetracer.adapters.mini_swe_agent.artifacts",
+    "codetracer.adapters.swe_agent.artifacts",
+    "codetracer.adapters.openhands.artifacts",
+    "codetracer.adapters.terminal_bench.artifacts",
+    "codetracer.adapters.atif.artifacts",
+    "codetracer.adapters.codetracebench.artifacts",
+    "codetracer.adapters.who_and_when.artifacts",
+)
 """Modules under :mod:`codetracer.adapters` holding artifact extractors, most specific formats first."""
 
 LOCALIZER_MODULES: tuple[str, ...] = ()

@@ -14,38 +14,62 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codetracer.core.blobs import BlobStore, make_text
-from codetracer.core.model import (
-    Action,
-    Call,
-    ErrorEvent,
-    FileEdit,
-    Message,
-    Observation,
-    Outcome,
-    Run,
-    Stage,
-    Step,
-)
+import orjson
+
+from codetracer.core.blobs import INLINE_LIMIT, BlobStore, make_text
+from codetracer.core.model import Outcome, Run
 from codetracer.hooks.specs import hookimpl
+
+Node = dict[str, Any]
+"""Open trees are plain dicts (cheap on the agent's thread); they are validated into pydantic models once, when the
+run is handed on (:func:`to_run`), off the hot path where a tracer has a writer thread."""
 
 
 @dataclass
 class _OpenRun:
-    run: Run
-    steps: dict[str, Step] = field(default_factory=dict)
-    calls: dict[str, Call] = field(default_factory=dict)
+    run: Node
+    steps: dict[str, Node] = field(default_factory=dict)
+    calls: dict[str, Node] = field(default_factory=dict)
     open_steps: set[str] = field(default_factory=set)
     open_calls: set[str] = field(default_factory=set)
 
 
-RunSink = Callable[[Run], None]
+def _new_run(run_id: str, timestamp: float | None = None) -> Node:
+    return {
+        "id": run_id,
+        "framework": "unknown",
+        "started_at": timestamp,
+        "metadata": {},
+        "messages": [],
+        "errors": [],
+        "stages": [],
+        "steps": [],
+    }
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return repr(value)
+
+
+def to_run(node: Node) -> Run:
+    """Validate an open-tree dict into a :class:`Run` (types checked, defaults filled).
+
+    Going through JSON is twice as fast as validating the Python objects, and it turns whatever odd values an adapter
+    passed in metadata or arguments into JSON-safe ones, so a stored tree always loads back.
+    """
+    return Run.model_validate_json(orjson.dumps(node, default=_json_default, option=orjson.OPT_NON_STR_KEYS))
+
+
+RunSink = Callable[[Node], None]
 
 
 class TreeBuilder:
     """Builds one tree per ``run_id``; hands each finished run to ``on_finished``.
 
-    Thread-safe: one lock guards the table of open runs; runs of different threads never share state.
+    Thread-safe: one lock guards the table of open runs; runs of different threads never share state. With no sink,
+    finished runs are validated and kept in :attr:`finished` (offline parsing, tests).
     """
 
     def __init__(self, on_finished: RunSink | None = None, blobs: BlobStore | None = None) -> None:
@@ -54,28 +78,33 @@ class TreeBuilder:
         self._on_finished = on_finished
         self._blobs = blobs
         self.finished: list[Run] = []
-        """Finished runs, kept when no ``on_finished`` sink is given (offline parsing, tests)."""
+        """Finished runs, kept when no ``on_finished`` sink is given."""
+
+    def _text(self, value: str) -> Node:
+        if len(value) <= INLINE_LIMIT:
+            return {"text": value, "size": len(value)}
+        return make_text(value, self._blobs).model_dump()
 
     # -- access -------------------------------------------------------------------------------------------------------
 
-    def open_runs(self) -> list[Run]:
+    def open_run_ids(self) -> list[str]:
         with self._lock:
-            return [o.run for o in self._runs.values()]
+            return list(self._runs)
 
     def snapshot(self, run_id: str) -> Run | None:
-        """A deep copy of an open run as it stands (for periodic saves of long runs)."""
+        """An open run as it stands, validated (for periodic saves of long runs)."""
         with self._lock:
             state = self._runs.get(run_id)
-            return state.run.model_copy(deep=True) if state else None
+            return to_run(state.run) if state else None
 
     def _state(self, run_id: str, timestamp: float | None = None) -> _OpenRun:
         state = self._runs.get(run_id)
         if state is None:
-            state = _OpenRun(Run(id=run_id, framework="unknown", started_at=timestamp))
+            state = _OpenRun(_new_run(run_id, timestamp))
             self._runs[run_id] = state
         return state
 
-    def _step(self, state: _OpenRun, step_key: str | None, timestamp: float | None) -> Step | None:
+    def _step(self, state: _OpenRun, step_key: str | None, timestamp: float | None) -> Node | None:
         if step_key is None:
             return None
         step = state.steps.get(step_key)
@@ -91,16 +120,20 @@ class TreeBuilder:
         thought: str | None,
         raw_ref: str | None,
         timestamp: float | None,
-    ) -> Step:
-        steps = state.run.steps
-        step = Step(
-            id=len(steps) + 1,
-            key=step_key,
-            agent=agent,
-            thought=make_text(thought, self._blobs) if thought else None,
-            started_at=timestamp,
-            raw_ref=raw_ref,
-        )
+    ) -> Node:
+        steps = state.run["steps"]
+        step = {
+            "id": len(steps) + 1,
+            "key": step_key,
+            "agent": agent,
+            "thought": self._text(thought) if thought else None,
+            "started_at": timestamp,
+            "raw_ref": raw_ref,
+            "calls": [],
+            "messages": [],
+            "observations": [],
+            "errors": [],
+        }
         steps.append(step)
         state.steps[step_key] = step
         state.open_steps.add(step_key)
@@ -120,11 +153,12 @@ class TreeBuilder:
     ) -> None:
         with self._lock:
             run = self._state(run_id, timestamp).run
-            run.framework = framework
-            run.task = task
-            run.parent_run_id = parent_run_id
-            run.started_at = timestamp if run.started_at is None else run.started_at
-            run.metadata.update(metadata)
+            run["framework"] = framework
+            run["task"] = task
+            run["parent_run_id"] = parent_run_id
+            if run["started_at"] is None:
+                run["started_at"] = timestamp
+            run["metadata"].update(metadata)
 
     @hookimpl
     def codetracer_run_finished(
@@ -136,53 +170,54 @@ class TreeBuilder:
         timestamp: float | None,
     ) -> None:
         with self._lock:
-            state = self._runs.pop(run_id, None) or _OpenRun(Run(id=run_id, framework="unknown"))
+            state = self._runs.pop(run_id, None) or _OpenRun(_new_run(run_id))
         run = state.run
-        run.outcome = Outcome.parse(outcome)
-        run.exit_status = exit_status
-        run.ended_at = timestamp
-        run.metadata.update(metadata)
+        run["outcome"] = Outcome.parse(outcome)
+        run["exit_status"] = exit_status
+        run["ended_at"] = timestamp
+        run["metadata"].update(metadata)
         self._close_open(state, timestamp, complete=True)
         self._emit(run)
 
-    def finalize_incomplete(self, timestamp: float | None = None) -> list[Run]:
-        """Close every open run children-first, marked incomplete (process exit, journal recovery)."""
+    def finalize_incomplete(self, timestamp: float | None = None) -> int:
+        """Close every open run children-first, marked incomplete (process exit, journal recovery).
+
+        Returns how many runs were closed; they go where finished runs go.
+        """
         with self._lock:
             states = list(self._runs.values())
             self._runs.clear()
-        runs = []
         for state in states:
             self._close_open(state, timestamp, complete=False)
-            state.run.complete = False
-            state.run.ended_at = state.run.ended_at or timestamp
+            state.run["complete"] = False
+            state.run["ended_at"] = state.run.get("ended_at") or timestamp
             self._emit(state.run)
-            runs.append(state.run)
-        return runs
+        return len(states)
 
     def _close_open(self, state: _OpenRun, timestamp: float | None, complete: bool) -> None:
         for call_id in sorted(state.open_calls):
             call = state.calls[call_id]
-            call.complete = complete
-            call.ended_at = call.ended_at or timestamp
+            call["complete"] = complete
+            call["ended_at"] = call.get("ended_at") or timestamp
         state.open_calls.clear()
         for key in state.open_steps:
             step = state.steps[key]
-            step.complete = complete and all(c.complete for c in step.calls)
-            step.ended_at = step.ended_at or timestamp
+            step["complete"] = complete and all(c.get("complete", True) for c in step["calls"])
+            step["ended_at"] = step.get("ended_at") or timestamp
         state.open_steps.clear()
 
-    def _emit(self, run: Run) -> None:
+    def _emit(self, run: Node) -> None:
         if self._on_finished is None:
-            self.finished.append(run)
+            self.finished.append(to_run(run))
         else:
             self._on_finished(run)
 
     @hookimpl
     def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
         with self._lock:
-            stages = self._state(run_id).run.stages
+            stages = self._state(run_id).run["stages"]
             stages.append(
-                Stage(id=len(stages) + 1, kind=kind, start_step=start_step, end_step=end_step, source=source)
+                {"id": len(stages) + 1, "kind": kind, "start_step": start_step, "end_step": end_step, "source": source}
             )
 
     # -- steps --------------------------------------------------------------------------------------------------------
@@ -203,11 +238,11 @@ class TreeBuilder:
             if step is None:
                 self._new_step(state, step_key, agent, thought, raw_ref, timestamp)
                 return
-        # a step announced implicitly (e.g. by an early call) gets its details now
-        step.agent = step.agent or agent
-        if thought and step.thought is None:
-            step.thought = make_text(thought, self._blobs)
-        step.raw_ref = step.raw_ref or raw_ref
+            # a step announced implicitly (e.g. by an early call) gets its details now
+            step["agent"] = step["agent"] or agent
+            if thought and step["thought"] is None:
+                step["thought"] = self._text(thought)
+            step["raw_ref"] = step["raw_ref"] or raw_ref
 
     @hookimpl
     def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: float | None) -> None:
@@ -217,24 +252,24 @@ class TreeBuilder:
                 return
             state.open_steps.discard(step_key)
             step = state.steps[step_key]
-            step.ended_at = timestamp
-            for call in step.calls:
-                if call.id in state.open_calls:
-                    state.open_calls.discard(call.id)
-                    call.ended_at = timestamp
+            step["ended_at"] = timestamp
+            for call in step["calls"]:
+                if call["id"] in state.open_calls:
+                    state.open_calls.discard(call["id"])
+                    call["ended_at"] = timestamp
 
     # -- calls --------------------------------------------------------------------------------------------------------
 
-    def _add_call(self, run_id: str, step_key: str, call: Call) -> None:
+    def _add_call(self, run_id: str, step_key: str, call: Node) -> None:
         with self._lock:
-            state = self._state(run_id, call.started_at)
-            step = self._step(state, step_key, call.started_at)
+            state = self._state(run_id, call["started_at"])
+            step = self._step(state, step_key, call["started_at"])
             assert step is not None
-            step.calls.append(call)
-            state.calls[call.id] = call
-            state.open_calls.add(call.id)
+            step["calls"].append(call)
+            state.calls[call["id"]] = call
+            state.open_calls.add(call["id"])
 
-    def _finish_call(self, run_id: str, call_id: str, timestamp: float | None) -> Call | None:
+    def _finish_call(self, run_id: str, call_id: str, timestamp: float | None) -> Node | None:
         with self._lock:
             state = self._runs.get(run_id)
             if state is None:
@@ -242,7 +277,7 @@ class TreeBuilder:
             call = state.calls.get(call_id)
             if call is not None:
                 state.open_calls.discard(call_id)
-                call.ended_at = timestamp
+                call["ended_at"] = timestamp
             return call
 
     @hookimpl
@@ -255,7 +290,13 @@ class TreeBuilder:
         input_messages: int | None,
         timestamp: float | None,
     ) -> None:
-        call = Call(id=call_id, kind="llm", name=model or "llm", started_at=timestamp, input_messages=input_messages)
+        call = {
+            "id": call_id,
+            "kind": "llm",
+            "name": model or "llm",
+            "started_at": timestamp,
+            "input_messages": input_messages,
+        }
         self._add_call(run_id, step_key, call)
 
     @hookimpl
@@ -272,10 +313,10 @@ class TreeBuilder:
         call = self._finish_call(run_id, call_id, timestamp)
         if call is None:
             return
-        call.response = make_text(response, self._blobs) if response is not None else None
-        call.input_tokens = input_tokens
-        call.output_tokens = output_tokens
-        call.cost = cost
+        call["response"] = self._text(response) if response is not None else None
+        call["input_tokens"] = input_tokens
+        call["output_tokens"] = output_tokens
+        call["cost"] = cost
 
     @hookimpl
     def codetracer_tool_call_started(
@@ -290,13 +331,20 @@ class TreeBuilder:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        action = Action(
-            tool=tool,
-            arguments=dict(arguments),
-            command=command,
-            edits=[FileEdit(**edit) for edit in edits],
-        )
-        call = Call(id=call_id, kind="tool", name=tool, started_at=timestamp, action=action, raw_ref=raw_ref)
+        action = {
+            "tool": tool,
+            "arguments": dict(arguments),
+            "command": command,
+            "edits": [dict(edit) for edit in edits],
+        }
+        call = {
+            "id": call_id,
+            "kind": "tool",
+            "name": tool,
+            "started_at": timestamp,
+            "action": action,
+            "raw_ref": raw_ref,
+        }
         self._add_call(run_id, step_key, call)
 
     @hookimpl
@@ -312,8 +360,8 @@ class TreeBuilder:
         call = self._finish_call(run_id, call_id, timestamp)
         if call is None:
             return
-        text = make_text(output, self._blobs) if output is not None else None
-        call.observation = Observation(text=text, exit_code=exit_code, is_error=is_error)
+        text = self._text(output) if output is not None else None
+        call["observation"] = {"text": text, "exit_code": exit_code, "is_error": is_error}
 
     # -- content ------------------------------------------------------------------------------------------------------
 
@@ -328,12 +376,12 @@ class TreeBuilder:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        observation = Observation(text=make_text(text, self._blobs), exit_code=exit_code, is_error=is_error)
+        observation = {"text": self._text(text), "exit_code": exit_code, "is_error": is_error}
         with self._lock:
             state = self._state(run_id, timestamp)
             step = self._step(state, step_key, timestamp)
             assert step is not None
-            step.observations.append(observation)
+            step["observations"].append(observation)
 
     @hookimpl
     def codetracer_message(
@@ -346,20 +394,24 @@ class TreeBuilder:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        message = Message(
-            role=role, content=make_text(content, self._blobs), name=name, raw_ref=raw_ref, timestamp=timestamp
-        )
+        message = {
+            "role": role,
+            "content": self._text(content),
+            "name": name,
+            "raw_ref": raw_ref,
+            "timestamp": timestamp,
+        }
         with self._lock:
             state = self._state(run_id, timestamp)
             step = self._step(state, step_key, timestamp)
-            (step.messages if step is not None else state.run.messages).append(message)
+            (step["messages"] if step is not None else state.run["messages"]).append(message)
 
     @hookimpl
     def codetracer_error(
         self, run_id: str, step_key: str | None, error: str, kind: str | None, timestamp: float | None
     ) -> None:
-        event = ErrorEvent(error=error, kind=kind, timestamp=timestamp)
+        event = {"error": error, "kind": kind, "timestamp": timestamp}
         with self._lock:
             state = self._state(run_id, timestamp)
             step = self._step(state, step_key, timestamp)
-            (step.errors if step is not None else state.run.errors).append(event)
+            (step["errors"] if step is not None else state.run["errors"]).append(event)

@@ -114,7 +114,9 @@ def load_json(path: Path) -> Any:
         colno = getattr(exc, "colno", None)
         msg = getattr(exc, "msg", None) or str(exc).split(":")[0]
         position = f"line {lineno} column {colno}" if lineno else None
-        raise ExtractError(path, f"invalid JSON ({msg})", position=position, expected="a complete JSON document") from None
+        raise ExtractError(
+            path, f"invalid JSON ({msg})", position=position, expected="a complete JSON document"
+        ) from None
 
 
 def load_jsonl(path: Path) -> list[Any]:
@@ -128,7 +130,9 @@ def load_jsonl(path: Path) -> list[Any]:
                 try:
                     rows.append(_loads(line))
                 except ValueError:
-                    raise ExtractError(path, "invalid JSON line", position=f"line {lineno}", expected="one JSON value per line") from None
+                    raise ExtractError(
+                        path, "invalid JSON line", position=f"line {lineno}", expected="one JSON value per line"
+                    ) from None
     except OSError as exc:
         raise ExtractError(path, f"cannot read: {exc.strerror or exc}") from None
     return rows
@@ -178,7 +182,7 @@ class ExtractorRegistry:
         for extractor in self.extractors:
             try:
                 score = float(extractor.detect(candidate))
-            except Exception:  # noqa: BLE001 - a faulty detector must not hide other formats
+            except Exception:
                 continue
             if score > best[0]:
                 best = (score, extractor)
@@ -202,7 +206,9 @@ class ExtractorRegistry:
     def _unknown(self, path: Path) -> str:
         return "unknown format: no extractor recognises this content (see `codetracer extractors list`)"
 
-    def _walk(self, folder: Path, seen: set[tuple[int, int]], explicit: bool = False) -> Iterator[tuple[Path, Extractor] | Failure]:
+    def _walk(
+        self, folder: Path, seen: set[tuple[int, int]], explicit: bool = False
+    ) -> Iterator[tuple[Path, Extractor] | Failure]:
         try:
             st = folder.stat()
         except OSError as exc:
@@ -256,7 +262,8 @@ def build_runs(path: Path, extractor: Extractor, segment: bool = True) -> list[R
     builder = TreeBuilder()
     pm.register(builder, name="tree-builder")
     extractor.extract(path, Events(pm.hook))
-    runs = builder.finished + builder.finalize_incomplete()
+    builder.finalize_incomplete()
+    runs = builder.finished
     if segment:
         for run in runs:
             ensure_stages(run)
@@ -286,7 +293,7 @@ def _extract_one(path: Path, extractor: Extractor) -> Iterator[Run | Failure]:
     except MemoryError:
         yield Failure(path, f"{extractor.name}: input too large to hold in memory")
         return
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
+    except Exception as exc:
         yield Failure(path, f"{extractor.name}: unexpected content ({type(exc).__name__}: {exc})")
         return
     if not runs:

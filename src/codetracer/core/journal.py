@@ -119,52 +119,191 @@ class Journal:
     # -- trace-event hooks --------------------------------------------------------------------------------------------
 
     @hookimpl
-    def codetracer_run_started(self, run_id: str, framework: str, task: Any, metadata: Any, parent_run_id: Any, timestamp: Any) -> None:
-        self.write(run_id, "run_started", {"run_id": run_id, "framework": framework, "task": task, "metadata": metadata, "parent_run_id": parent_run_id, "timestamp": timestamp})
+    def codetracer_run_started(
+        self, run_id: str, framework: str, task: Any, metadata: Any, parent_run_id: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "run_started",
+            {
+                "run_id": run_id,
+                "framework": framework,
+                "task": task,
+                "metadata": metadata,
+                "parent_run_id": parent_run_id,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_run_finished(self, run_id: str, outcome: str, exit_status: Any, metadata: Any, timestamp: Any) -> None:
-        self.write(run_id, "run_finished", {"run_id": run_id, "outcome": outcome, "exit_status": exit_status, "metadata": metadata, "timestamp": timestamp})
+    def codetracer_run_finished(
+        self, run_id: str, outcome: str, exit_status: Any, metadata: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "run_finished",
+            {
+                "run_id": run_id,
+                "outcome": outcome,
+                "exit_status": exit_status,
+                "metadata": metadata,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
     def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
-        self.write(run_id, "stage_declared", {"run_id": run_id, "kind": kind, "start_step": start_step, "end_step": end_step, "source": source})
+        self.write(
+            run_id,
+            "stage_declared",
+            {"run_id": run_id, "kind": kind, "start_step": start_step, "end_step": end_step, "source": source},
+        )
 
     @hookimpl
-    def codetracer_step_started(self, run_id: str, step_key: str, agent: Any, thought: Any, raw_ref: Any, timestamp: Any) -> None:
-        self.write(run_id, "step_started", {"run_id": run_id, "step_key": step_key, "agent": agent, "thought": thought, "raw_ref": raw_ref, "timestamp": timestamp})
+    def codetracer_step_started(
+        self, run_id: str, step_key: str, agent: Any, thought: Any, raw_ref: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "step_started",
+            {
+                "run_id": run_id,
+                "step_key": step_key,
+                "agent": agent,
+                "thought": thought,
+                "raw_ref": raw_ref,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
     def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: Any) -> None:
         self.write(run_id, "step_finished", {"run_id": run_id, "step_key": step_key, "timestamp": timestamp})
 
     @hookimpl
-    def codetracer_llm_call_started(self, run_id: str, step_key: str, call_id: str, model: Any, input_messages: Any, timestamp: Any) -> None:
-        self.write(run_id, "llm_call_started", {"run_id": run_id, "step_key": step_key, "call_id": call_id, "model": model, "input_messages": input_messages, "timestamp": timestamp})
+    def codetracer_llm_call_started(
+        self, run_id: str, step_key: str, call_id: str, model: Any, input_messages: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "llm_call_started",
+            {
+                "run_id": run_id,
+                "step_key": step_key,
+                "call_id": call_id,
+                "model": model,
+                "input_messages": input_messages,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_llm_call_finished(self, run_id: str, call_id: str, response: Any, input_tokens: Any, output_tokens: Any, cost: Any, timestamp: Any) -> None:
-        self.write(run_id, "llm_call_finished", {"run_id": run_id, "call_id": call_id, "response": response, "input_tokens": input_tokens, "output_tokens": output_tokens, "cost": cost, "timestamp": timestamp})
+    def codetracer_llm_call_finished(
+        self, run_id: str, call_id: str, response: Any, input_tokens: Any, output_tokens: Any, cost: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "llm_call_finished",
+            {
+                "run_id": run_id,
+                "call_id": call_id,
+                "response": response,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost": cost,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_tool_call_started(self, run_id: str, step_key: str, call_id: str, tool: str, arguments: Any, command: Any, edits: Any, raw_ref: Any, timestamp: Any) -> None:
-        self.write(run_id, "tool_call_started", {"run_id": run_id, "step_key": step_key, "call_id": call_id, "tool": tool, "arguments": arguments, "command": command, "edits": edits, "raw_ref": raw_ref, "timestamp": timestamp})
+    def codetracer_tool_call_started(
+        self,
+        run_id: str,
+        step_key: str,
+        call_id: str,
+        tool: str,
+        arguments: Any,
+        command: Any,
+        edits: Any,
+        raw_ref: Any,
+        timestamp: Any,
+    ) -> None:
+        self.write(
+            run_id,
+            "tool_call_started",
+            {
+                "run_id": run_id,
+                "step_key": step_key,
+                "call_id": call_id,
+                "tool": tool,
+                "arguments": arguments,
+                "command": command,
+                "edits": edits,
+                "raw_ref": raw_ref,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_tool_call_finished(self, run_id: str, call_id: str, output: Any, exit_code: Any, is_error: bool, timestamp: Any) -> None:
-        self.write(run_id, "tool_call_finished", {"run_id": run_id, "call_id": call_id, "output": output, "exit_code": exit_code, "is_error": is_error, "timestamp": timestamp})
+    def codetracer_tool_call_finished(
+        self, run_id: str, call_id: str, output: Any, exit_code: Any, is_error: bool, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "tool_call_finished",
+            {
+                "run_id": run_id,
+                "call_id": call_id,
+                "output": output,
+                "exit_code": exit_code,
+                "is_error": is_error,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_observation(self, run_id: str, step_key: str, text: str, exit_code: Any, is_error: bool, raw_ref: Any, timestamp: Any) -> None:
-        self.write(run_id, "observation", {"run_id": run_id, "step_key": step_key, "text": text, "exit_code": exit_code, "is_error": is_error, "raw_ref": raw_ref, "timestamp": timestamp})
+    def codetracer_observation(
+        self, run_id: str, step_key: str, text: str, exit_code: Any, is_error: bool, raw_ref: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "observation",
+            {
+                "run_id": run_id,
+                "step_key": step_key,
+                "text": text,
+                "exit_code": exit_code,
+                "is_error": is_error,
+                "raw_ref": raw_ref,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
-    def codetracer_message(self, run_id: str, step_key: Any, role: str, content: str, name: Any, raw_ref: Any, timestamp: Any) -> None:
-        self.write(run_id, "message", {"run_id": run_id, "step_key": step_key, "role": role, "content": content, "name": name, "raw_ref": raw_ref, "timestamp": timestamp})
+    def codetracer_message(
+        self, run_id: str, step_key: Any, role: str, content: str, name: Any, raw_ref: Any, timestamp: Any
+    ) -> None:
+        self.write(
+            run_id,
+            "message",
+            {
+                "run_id": run_id,
+                "step_key": step_key,
+                "role": role,
+                "content": content,
+                "name": name,
+                "raw_ref": raw_ref,
+                "timestamp": timestamp,
+            },
+        )
 
     @hookimpl
     def codetracer_error(self, run_id: str, step_key: Any, error: str, kind: Any, timestamp: Any) -> None:
-        self.write(run_id, "error", {"run_id": run_id, "step_key": step_key, "error": error, "kind": kind, "timestamp": timestamp})
+        self.write(
+            run_id,
+            "error",
+            {"run_id": run_id, "step_key": step_key, "error": error, "kind": kind, "timestamp": timestamp},
+        )
 
 
 # ----------------------------------------------------------------------------------------------------------------------

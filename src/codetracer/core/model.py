@@ -10,13 +10,13 @@ its tail plus a reference to a content-addressed blob file with the whole text (
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     SOLVED = "solved"
     FAILED = "failed"
     UNKNOWN = "unknown"
@@ -36,7 +36,7 @@ class Outcome(str, Enum):
         return cls.UNKNOWN
 
 
-class StageKind(str, Enum):
+class StageKind(StrEnum):
     """Workflow stages people recognise in a code-agent run."""
 
     ENV_CHECK = "environment_check"

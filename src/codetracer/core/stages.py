@@ -13,32 +13,49 @@ import re
 from codetracer.core.model import Run, Stage, StageKind, Step
 
 _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
-    (StageKind.SUBMIT, re.compile(r"\b(submit|COMPLETE_TASK|MINI_SWE_AGENT_FINAL_OUTPUT|finish|task_complete)\b", re.I)),
+    (
+        StageKind.SUBMIT,
+        re.compile(r"\b(submit|COMPLETE_TASK|MINI_SWE_AGENT_FINAL_OUTPUT|finish|task_complete)\b", re.I),
+    ),
     (
         StageKind.DEPENDENCY_INSTALL,
-        re.compile(r"\b(pip3? install|uv (pip|add|sync)|poetry (add|install)|conda install|apt(-get)? install|"
-                   r"npm (i|install|ci)|yarn add|cargo (add|build)|go (get|mod)|setup\.py (install|develop)|make install)\b",
-                   re.I),
+        re.compile(
+            r"\b(pip3? install|uv (pip|add|sync)|poetry (add|install)|conda install|apt(-get)? install|"
+            r"npm (i|install|ci)|yarn add|cargo (add|build)|go (get|mod)|setup\.py (install|develop)|make install)\b",
+            re.I,
+        ),
     ),
     (
         StageKind.VERIFICATION,
-        re.compile(r"\b(pytest|py\.test|unittest|tox|nosetests|npm (run )?test|go test|cargo test|make (test|check)|"
-                   r"runtests|test_\w+\.py|reproduce\w*\.py|repro\w*\.py|verify|check_\w+)\b", re.I),
+        re.compile(
+            r"\b(pytest|py\.test|unittest|tox|nosetests|npm (run )?test|go test|cargo test|make (test|check)|"
+            r"runtests|test_\w+\.py|reproduce\w*\.py|repro\w*\.py|verify|check_\w+)\b",
+            re.I,
+        ),
     ),
     (
         StageKind.PATCHING,
-        re.compile(r"(\bsed -i\b|\bstr_replace\b|\bcreate\b|\binsert\b|\bedit\b|\bapply_patch\b|\bgit apply\b|"
-                   r"\bpatch -p|cat\s*(<<|>)|\btee\b|>\s*\S+\.\w+)", re.I),
+        re.compile(
+            r"(\bsed -i\b|\bstr_replace\b|\bcreate\b|\binsert\b|\bedit\b|\bapply_patch\b|\bgit apply\b|"
+            r"\bpatch -p|cat\s*(<<|>)|\btee\b|>\s*\S+\.\w+)",
+            re.I,
+        ),
     ),
     (
         StageKind.ENV_CHECK,
-        re.compile(r"^\s*(pwd|ls|whoami|uname|env|which|python3? --version|pip (list|show|freeze)|git (status|log)|"
-                   r"nproc|df|free|cat /etc/\S+)\b", re.I),
+        re.compile(
+            r"^\s*(pwd|ls|whoami|uname|env|which|python3? --version|pip (list|show|freeze)|git (status|log)|"
+            r"nproc|df|free|cat /etc/\S+)\b",
+            re.I,
+        ),
     ),
     (
         StageKind.INSPECTION,
-        re.compile(r"\b(cat|grep|rg|find|head|tail|less|sed -n|awk|view|open|search\w*|find_file|goto|scroll\w*|"
-                   r"nl|wc|python3? -c)\b", re.I),
+        re.compile(
+            r"\b(cat|grep|rg|find|head|tail|less|sed -n|awk|view|open|search\w*|find_file|goto|scroll\w*|"
+            r"nl|wc|python3? -c)\b",
+            re.I,
+        ),
     ),
 ]
 

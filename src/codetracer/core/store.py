@@ -207,16 +207,16 @@ class Store:
         try:
             yield conn
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise self._explain(exc) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         else:
             try:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise self._explain(exc) from None
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -299,7 +299,9 @@ class Store:
         for index, step in enumerate(run.steps):
             tool, command, text = _step_text(run, index)
             stage = run.stage_of(step.id)
-            step_rows.append((run.id, step.id, stage.kind if stage else None, step.agent, tool, command, int(step.is_error), text))
+            step_rows.append(
+                (run.id, step.id, stage.kind if stage else None, step.agent, tool, command, int(step.is_error), text)
+            )
         conn.executemany("INSERT INTO steps VALUES (?,?,?,?,?,?,?,?)", step_rows)
         if self._fts:
             conn.executemany(
@@ -424,7 +426,18 @@ class Store:
                 "ON CONFLICT (project, framework, task_kind, signature) DO UPDATE SET seen = seen + 1, "
                 "last_seen = excluded.last_seen, evidence = excluded.evidence, "
                 "advice = COALESCE(excluded.advice, advice), confirmed = MAX(confirmed, excluded.confirmed)",
-                (self.project, framework, task_kind, signature, evidence, advice, int(confirmed), now, now, example_run_id),
+                (
+                    self.project,
+                    framework,
+                    task_kind,
+                    signature,
+                    evidence,
+                    advice,
+                    int(confirmed),
+                    now,
+                    now,
+                    example_run_id,
+                ),
             )
 
     def patterns(self, *, framework: str, task_kind: str | None = None, limit: int = 20) -> list[FailurePattern]:
@@ -449,6 +462,12 @@ class Store:
             )
             for r in self._query(sql, params)
         ]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on its own, e.g. on a full disk)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _like_escape(text: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from codetracer.core import config
 from codetracer.core.blobs import BlobStore
-from codetracer.core.builder import TreeBuilder
+from codetracer.core.builder import Node, TreeBuilder, to_run
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
 from codetracer.core.journal import Journal, orphaned, read_events, replay
@@ -48,7 +48,7 @@ class Tracer:
         *,
         persist: bool = True,
         project: str | None = None,
-        queue_size: int = 256,
+        queue_size: int = 64,
         load_plugins: bool = True,
     ) -> None:
         self.home = Path(home) if home is not None else config.home()
@@ -78,21 +78,30 @@ class Tracer:
 
     # -- finished runs ------------------------------------------------------------------------------------------------
 
-    def _on_finished(self, run: Run) -> None:
+    def _on_finished(self, node: Node) -> None:
+        """Runs on the agent's thread: hand the finished tree to the writer, never wait for it."""
         if self.journal is not None:
-            run.dropped_events += self.journal.failures_of(run.id)
-        self.runs.append(run)
-        if not self.persist:
-            return
+            node["dropped_events"] = self.journal.failures_of(node["id"])
         self._ensure_writer()
         try:
-            self._queue.put_nowait(run)
+            self._queue.put_nowait(node)
         except queue.Full:
+            if not self.persist:  # nothing to recover from later: validate here rather than lose the run
+                self._accept([node])
+                return
             self.deferred += 1
             if self.deferred == 1:
                 log.warning("codetracer store is behind; finished runs stay in the journal and are stored on recovery")
             assert self.journal is not None
-            self.journal.close(run.id, delete=False)
+            self.journal.close(node["id"], delete=False)
+
+    def _accept(self, nodes: list[Node]) -> list[Run]:
+        runs = []
+        for node in nodes:
+            run = ensure_stages(to_run(node))
+            self.runs.append(run)
+            runs.append(run)
+        return runs
 
     def _ensure_writer(self) -> None:
         if self._writer is None:
@@ -107,10 +116,11 @@ class Tracer:
         return self._store
 
     def _write_loop(self) -> None:
+        """The writer thread: validates finished trees, segments them and stores them in batches."""
         stop = False
         while not stop:
             item = self._queue.get()
-            batch: list[Run] = []
+            batch: list[Node] = []
             if item is _STOP:
                 stop = True
             else:
@@ -125,25 +135,28 @@ class Tracer:
                 else:
                     batch.append(more)  # type: ignore[arg-type]
             if batch:
-                self._save(batch)
+                try:
+                    self._save(batch)
+                except Exception:
+                    log.exception("codetracer writer failed on a batch; its runs stay in the journal")
             for _ in range(len(batch) + (1 if stop else 0)):
                 self._queue.task_done()
 
-    def _save(self, batch: list[Run]) -> None:
-        assert self.journal is not None
-        for run in batch:
-            ensure_stages(run)
+    def _save(self, batch: list[Node]) -> None:
+        runs = self._accept(batch)
+        if self.journal is None:
+            return
         try:
-            self.store().save_runs(batch)
+            self.store().save_runs(runs)
         except StoreError as exc:
             if self.store_error is None:
                 log.warning("codetracer cannot store runs (%s); they stay in the journal for recovery", exc)
             self.store_error = exc
-            self.deferred += len(batch)
-            for run in batch:
+            self.deferred += len(runs)
+            for run in runs:
                 self.journal.close(run.id, delete=False)
             return
-        for run in batch:
+        for run in runs:
             self.journal.close(run.id, delete=True)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
@@ -193,7 +206,8 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
             builder = TreeBuilder(blobs=BlobStore(config.blob_dir(base)))
             pm.register(builder, name="tree-builder")
             replay(events, pm.hook)
-            runs = builder.finished + builder.finalize_incomplete()
+            builder.finalize_incomplete()
+            runs = builder.finished
             for run in runs:
                 run.dropped_events += torn
                 run.metadata.setdefault("recovered_from_journal", True)
@@ -216,5 +230,5 @@ def _close_all_tracers() -> None:
     for tracer in list(_live_tracers):
         try:
             tracer.close()
-        except Exception:  # noqa: BLE001 - exit must go on
+        except Exception:
             log.exception("codetracer could not close a tracer at exit")

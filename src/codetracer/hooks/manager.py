@@ -49,7 +49,7 @@ def _guard(func: Callable[..., Any], plugin: str, hook: str, failures: PluginFai
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - isolation is the point
+        except Exception as exc:
             failures.record(plugin, hook, exc)
             return None
 
@@ -83,7 +83,7 @@ class PluginManager(pluggy.PluginManager):
         self.failures = PluginFailures()
         self._originals: dict[str, object] = {}
 
-    def register(self, plugin: object, name: str | None = None) -> str | None:  # type: ignore[override]
+    def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin`` behind failure guards. Returns its name (as pluggy does)."""
         name = name or self.get_canonical_name(plugin)
         guarded = _GuardedPlugin(plugin, name, self.failures)
@@ -92,7 +92,7 @@ class PluginManager(pluggy.PluginManager):
             self._originals[registered] = plugin
         return registered
 
-    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:  # type: ignore[override]
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
         if name is None and plugin is not None:
             name = next((n for n, p in self._originals.items() if p is plugin), None)
             plugin = None
@@ -113,7 +113,7 @@ class PluginManager(pluggy.PluginManager):
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop codetracer
+            except Exception as exc:
                 self.failures.record(ep.name, "load", exc)
                 continue
             self.register(plugin, name=ep.name)

@@ -1,0 +1,150 @@
+"""The SQLite store: round trips, filters, search, memory per project, concurrency, and bad files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from codetracer.core.errors import NotFound, StoreError
+from codetracer.core.model import Action, Call, Diagnosis, Observation, Outcome, Run, Step, Text
+from codetracer.core.store import SCHEMA_VERSION, Store
+
+
+def make_run(run_id: str, framework: str = "demo", outcome: str = "failed", started: float = 100.0, n: int = 3) -> Run:
+    steps = []
+    for i in range(1, n + 1):
+        command = "pytest -q" if i == n else f"grep -rn needle{i} src"
+        obs = Observation(
+            text=Text(text=f"output {i} ModuleNotFoundError" if i == n else f"out {i}", size=9),
+            exit_code=1 if i == n else 0,
+        )
+        call = Call(id=f"c{i}", kind="tool", name="bash", action=Action(tool="bash", command=command), observation=obs)
+        steps.append(Step(id=i, key=str(i), calls=[call]))
+    return Run(id=run_id, framework=framework, outcome=Outcome(outcome), started_at=started, steps=steps, task="fix it")
+
+
+def test_save_load_is_lossless_and_listing_filters(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ct.db")
+    runs = [
+        make_run("a", "openhands", "failed", 100.0),
+        make_run("b", "openhands", "solved", 200.0),
+        make_run("c", "mini-swe-agent", "failed", 300.0),
+    ]
+    runs[0].diagnosis = Diagnosis(localizer="signals", onset_step=2, chain=[2, 3])
+    store.save_runs(runs)
+    assert store.load_run("a") == runs[0]
+    assert [r.id for r in store.list_runs()] == ["c", "b", "a"]
+    assert [r.id for r in store.list_runs(framework="openhands")] == ["b", "a"]
+    assert [r.id for r in store.list_runs(outcome="failed")] == ["c", "a"]
+    assert [r.id for r in store.list_runs(since=150.0)] == ["c", "b"]
+    assert [r.id for r in store.list_runs(until=150.0)] == ["a"]
+    assert store.list_runs(framework="openhands")[1].onset_step == 2
+    assert store.diagnoses("a")[0].chain == [2, 3]
+    # saving again replaces, never duplicates
+    store.save_run(runs[0])
+    assert len(store.list_runs()) == 3
+
+
+def test_search_steps_by_text_and_id_prefix(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ct.db")
+    store.save_runs([make_run("mini:abc:1"), make_run("open:def:2", n=5)])
+    hits = store.search_steps("ModuleNotFoundError")
+    assert {(h.run_id, h.step_id) for h in hits} == {("mini:abc:1", 3), ("open:def:2", 5)}
+    assert [(h.run_id, h.step_id) for h in store.search_steps("needle4")] == [("open:def:2", 4)]
+    assert store.load_run("open:d").id == "open:def:2"
+    with pytest.raises(NotFound):
+        store.load_run("zzz")
+    store.save_run(make_run("open:dxx:3"))
+    with pytest.raises(NotFound, match="ambiguous"):
+        store.load_run("open:d")
+
+
+def test_projects_keep_runs_and_failure_memory_apart(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    alpha, beta = Store(path, project="alpha"), Store(path, project="beta")
+    alpha.save_run(make_run("a"))
+    for _ in range(3):
+        alpha.remember_pattern(framework="openhands", task_kind="swe", signature="edit-before-read", evidence="e")
+    alpha.remember_pattern(framework="openhands", task_kind="swe", signature="no-tests", evidence="e", confirmed=True)
+    assert [r.id for r in beta.list_runs()] == []
+    assert beta.patterns(framework="openhands") == []
+    patterns = alpha.patterns(framework="openhands", task_kind="swe")
+    assert [(p.signature, p.seen, p.confirmed) for p in patterns] == [
+        ("no-tests", 1, True),
+        ("edit-before-read", 3, False),
+    ]
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this codetracer"):
+        Store(path)
+
+
+def test_corrupt_store_is_reported_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    junk = b"this is not sqlite" * 500
+    path.write_bytes(junk)
+    with pytest.raises(StoreError, match="not a readable codetracer database"):
+        Store(path)
+    assert path.read_bytes() == junk
+
+
+def test_locked_store_gives_a_clear_error_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    store = Store(path, timeout=0.2)
+    store.save_run(make_run("kept"))
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="locked"):
+            Store(path, timeout=0.2).save_run(make_run("new"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert Store(path).load_run("kept").id == "kept"
+
+
+def test_full_disk_is_reported_and_existing_runs_survive(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    store = Store(path)
+    store.save_run(make_run("kept"))
+    conn = store._connect()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages + 1}")  # the file may not grow: SQLITE_FULL
+    with pytest.raises(StoreError, match="full"):
+        store.save_runs([make_run(f"big{i}", n=300) for i in range(20)])
+    assert Store(path).load_run("kept") == make_run("kept")
+
+
+def _write_runs(path: str, worker: int, count: int) -> None:
+    store = Store(Path(path))
+    for i in range(count):
+        store.save_run(make_run(f"p{worker}-{i}", n=4))
+
+
+def test_concurrent_writers_threads_and_processes(tmp_path: Path) -> None:
+    path = tmp_path / "ct.db"
+    Store(path)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_runs, args=(str(path), w, 15)) for w in range(3)]
+    threads = [threading.Thread(target=_write_runs, args=(str(path), 10 + w, 15)) for w in range(3)]
+    for worker in procs + threads:
+        worker.start()
+    for worker in procs + threads:
+        worker.join(60)
+    assert all(p.exitcode == 0 for p in procs)
+    store = Store(path)
+    assert len(store.list_runs(limit=1000)) == 90
+    assert store.load_run("p2-14").steps[3].calls[0].action.command == "pytest -q"
