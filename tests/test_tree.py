@@ -80,6 +80,21 @@ def test_events_before_run_started_and_unknown_steps_are_tolerated() -> None:
     assert run.outcome is Outcome.UNKNOWN
 
 
+def test_wrongly_typed_event_values_are_coerced_not_fatal() -> None:
+    events, builder = make()
+    events.run_started("r", "demo", metadata={"odd": object()})
+    events.step_started("r", "1", agent=7)  # type: ignore[arg-type]
+    events.message("r", None, "hi", step_key="1")  # type: ignore[arg-type]
+    events.tool_call_started("r", "1", "c", 42, command="ls")  # type: ignore[arg-type]
+    events.tool_call_finished("r", "c", output="ok", exit_code="zero")  # type: ignore[arg-type]
+    events.run_finished("r", "solved")
+    (run,) = builder.finished
+    step = run.steps[0]
+    assert step.agent == "7" and step.messages[0].role == "" and step.calls[0].name == "42"
+    assert step.calls[0].observation.exit_code is None and step.calls[0].observation.text.text == "ok"
+    assert "object object" in run.to_json()
+
+
 def test_finalize_incomplete_closes_children_first() -> None:
     events, builder = make()
     events.run_started("r", "demo")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+from pydantic import ValidationError
 
 from codetracer.core.blobs import INLINE_LIMIT, BlobStore, make_text
 from codetracer.core.model import Outcome, Run
@@ -47,19 +47,54 @@ def _new_run(run_id: str, timestamp: float | None = None) -> Node:
     }
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return repr(value)
-
-
 def to_run(node: Node) -> Run:
     """Validate an open-tree dict into a :class:`Run` (types checked, defaults filled).
 
-    Going through JSON is twice as fast as validating the Python objects, and it turns whatever odd values an adapter
-    passed in metadata or arguments into JSON-safe ones, so a stored tree always loads back.
+    Values an adapter passed that JSON cannot hold (in metadata or arguments) are kept here and written as their
+    ``repr`` when the tree is serialised (:meth:`Run.to_json`), so a stored tree always loads back. A value of the
+    wrong type (a ``None`` role, a number as a tool name) is coerced rather than losing the run: tracing must not
+    fail on an adapter's sloppiness.
     """
-    return Run.model_validate_json(orjson.dumps(node, default=_json_default, option=orjson.OPT_NON_STR_KEYS))
+    for _ in range(50):
+        try:
+            return Run.model_validate(node)
+        except ValidationError as exc:
+            for error in exc.errors():
+                _coerce(node, error["loc"], error["type"])
+    return Run.model_validate(node)
+
+
+_NUMBER_ERRORS = frozenset(
+    {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "bool_type", "bool_parsing"}
+)
+
+
+def _coerce(node: Any, loc: tuple[int | str, ...], kind: str) -> None:
+    parent = node
+    for key in loc[:-1]:
+        try:
+            parent = parent[key]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = loc[-1] if loc else None
+    if last is None:
+        return
+    try:
+        value = parent[last]
+    except (KeyError, IndexError, TypeError):
+        return
+    if kind in {"string_type", "string_unicode"}:
+        parent[last] = "" if value is None else str(value)
+    elif kind in _NUMBER_ERRORS:
+        parent[last] = None
+    elif isinstance(parent, dict) and kind == "extra_forbidden":
+        del parent[last]
+    elif kind == "dict_type":
+        parent[last] = {}
+    elif kind == "list_type":
+        parent[last] = []
+    else:
+        parent[last] = None
 
 
 RunSink = Callable[[Node], None]

@@ -226,7 +226,8 @@ class Run(_Model):
         return None
 
     def to_json(self, *, indent: int | None = None) -> str:
-        return self.model_dump_json(indent=indent, exclude_defaults=False)
+        """The whole tree as JSON; values JSON cannot hold are written as their ``repr``."""
+        return self.model_dump_json(indent=indent, fallback=repr)
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Run:

@@ -66,12 +66,13 @@ def classify_step(step: Step) -> StageKind:
     for action in step.actions:
         if action.edits:
             return StageKind.PATCHING
-        texts.append(action.command or "")
+        # the head of a command says what it does; a 5 KB heredoc body does not
+        texts.append((action.command or "")[:240])
         texts.append(action.tool)
         if action.command is None and action.arguments:
-            texts.append(" ".join(str(v)[:200] for v in action.arguments.values()))
+            texts.append(" ".join(str(v)[:120] for v in action.arguments.values())[:240])
     if not any(texts) and step.thought is not None:
-        texts.append(step.thought.text[-400:])
+        texts.append(step.thought.text[-240:])
     blob = "\n".join(t for t in texts if t)
     if not blob:
         return StageKind.OTHER

@@ -267,7 +267,7 @@ class Store:
         self.save_runs([run])
 
     def _save(self, conn: sqlite3.Connection, run: Run) -> None:
-        tree = zlib.compress(run.model_dump_json().encode(), 3)
+        tree = zlib.compress(run.to_json().encode(), 3)
         onset = run.diagnosis.onset_step if run.diagnosis else None
         source = run.metadata.get("source_path")
         conn.execute("DELETE FROM steps WHERE run_id = ?", (run.id,))

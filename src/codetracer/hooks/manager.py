@@ -49,7 +49,7 @@ def _guard(func: Callable[..., Any], plugin: str, hook: str, failures: PluginFai
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolation is the point
             failures.record(plugin, hook, exc)
             return None
 
@@ -113,7 +113,7 @@ class PluginManager(pluggy.PluginManager):
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop codetracer
                 self.failures.record(ep.name, "load", exc)
                 continue
             self.register(plugin, name=ep.name)

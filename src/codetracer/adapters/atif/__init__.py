@@ -1,0 +1,1 @@
+"""ATIF (Agent Trajectory Interchange Format) trajectories: import and export."""

@@ -1,0 +1,1 @@
+"""CodeTraceBench pre-normalized runs (steps.json + stage_ranges.json + task.md)."""

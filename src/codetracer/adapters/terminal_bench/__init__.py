@@ -1,0 +1,1 @@
+"""terminal-bench support: reads trial folders (Terminus episodes, casts, results.json) into trace trees."""

@@ -1,0 +1,1 @@
+"""Who&When / AG2 multi-agent failure logs."""
