@@ -24,6 +24,8 @@ _LAZY = {
     "Events": "codetracer.core.events",
     "extract_all": "codetracer.core.extract",
     "hookimpl": "codetracer.hooks.specs",
+    "trace": "codetracer.live",
+    "langchain": "codetracer.live",
 }
 
 __all__ = [*_LAZY, "get_tracer", "__version__"]

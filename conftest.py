@@ -1,4 +1,4 @@
-"""Shared test fixtures. Tests read the real artifacts in ``../shared`` in place.
+"""Fixtures shared by tests/ and integration/. Tests read the real artifacts in ``../shared`` in place.
 
 Outside CI a missing ``../shared`` skips the tests that need it; under ``CI=true`` it is a failure.
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("CODETRACER_SHARED", REPO.parent / "shared"))
 
 
