@@ -9,43 +9,48 @@ they are.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from codetracer.core.model import Run, Stage, StageKind, Step
 
 _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
     (
         StageKind.SUBMIT,
-        re.compile(r"\b(submit|COMPLETE_TASK|MINI_SWE_AGENT_FINAL_OUTPUT|finish|task_complete)\b", re.I),
+        re.compile(r"\b(submit|COMPLETE_TASK\w*|MINI_SWE_AGENT_FINAL_OUTPUT|task_complete|finish)\b", re.I),
     ),
     (
         StageKind.DEPENDENCY_INSTALL,
         re.compile(
-            r"\b(pip3? install|uv (pip|add|sync)|poetry (add|install)|conda install|apt(-get)? install|"
-            r"npm (i|install|ci)|yarn add|cargo (add|build)|go (get|mod)|setup\.py (install|develop)|make install)\b",
+            r"\b(pip3? install|python3? -m pip install|uv (pip|add|sync)|poetry (add|install)|conda install|"
+            r"apt(-get)? (install|update)|apk add|npm (i|install|ci)|yarn (add|install)|cargo (add|build|fetch)|"
+            r"go (get|mod)|setup\.py (install|develop)|make install|gem install|brew install)\b",
             re.I,
         ),
     ),
     (
         StageKind.VERIFICATION,
         re.compile(
-            r"\b(pytest|py\.test|unittest|tox|nosetests|npm (run )?test|go test|cargo test|make (test|check)|"
-            r"runtests|test_\w+\.py|reproduce\w*\.py|repro\w*\.py|verify|check_\w+)\b",
+            r"(\b(pytest|py\.test|unittest|tox|nosetests|npm (run )?test|go test|cargo test|make (test|check)|"
+            r"runtests|verif\w*|validat\w*|diff -u)\b|\btest_\w+\.py|\b\w*repro\w*\.py|^\s*\./[\w./-]+|"
+            r"^\s*(python3?|bash|sh|node) (?!-)[\w./-]+\.(py|sh|js)\b)",
             re.I,
         ),
     ),
     (
         StageKind.PATCHING,
         re.compile(
-            r"(\bsed -i\b|\bstr_replace\b|\bcreate\b|\binsert\b|\bedit\b|\bapply_patch\b|\bgit apply\b|"
-            r"\bpatch -p|cat\s*(<<|>)|\btee\b|>\s*\S+\.\w+)",
+            r"(\bsed -i\b|\bstr_replace\b(?!_editor\s+view)|\b(create|insert|edit|write|apply_patch)\b|\bgit apply\b|"
+            r"\bpatch -p|cat\s*(<<|>)|\btee\b|>\s*[\w./-]+\.\w+|\bchmod \+x\b|\bmkdir\b|\bcp\b|\bmv\b|"
+            r"\.write_text\(|\.write\(|\.replace\([^)]*\)\s*\)|open\([^)]*['\"][wa]\+?['\"])",
             re.I,
         ),
     ),
     (
         StageKind.ENV_CHECK,
         re.compile(
-            r"^\s*(pwd|ls|whoami|uname|env|which|python3? --version|pip (list|show|freeze)|git (status|log)|"
-            r"nproc|df|free|cat /etc/\S+)\b",
+            r"(^\s*(pwd|ls|whoami|uname|env|which|type|nproc|df|free|id|hostname|lsb_release|file)\b|"
+            r"--version\b|\bpip3? (list|show|freeze)\b|\bgit (status|log|branch)\b|cat /etc/\S+|"
+            r"-c\s*[\"']\s*import [\w., ]+;?\s*print)",
             re.I,
         ),
     ),
@@ -53,11 +58,15 @@ _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
         StageKind.INSPECTION,
         re.compile(
             r"\b(cat|grep|rg|find|head|tail|less|sed -n|awk|view|open|search\w*|find_file|goto|scroll\w*|"
-            r"nl|wc|python3? -c)\b",
+            r"nl|wc|python3? -c|ls|tree|git (diff|show))\b",
             re.I,
         ),
     ),
 ]
+"""Stage rules, most specific first: the first pattern that matches a step's action decides its kind."""
+
+
+_ABSORBABLE = frozenset({StageKind.ENV_CHECK, StageKind.INSPECTION, StageKind.OTHER})
 
 
 def classify_step(step: Step) -> StageKind:
@@ -66,8 +75,9 @@ def classify_step(step: Step) -> StageKind:
     for action in step.actions:
         if action.edits:
             return StageKind.PATCHING
-        # the head of a command says what it does; a 5 KB heredoc body does not
-        texts.append((action.command or "")[:240])
+        # the ends of a command say what it does; the middle of a 5 KB heredoc does not
+        command = action.command or ""
+        texts.append(command if len(command) <= 400 else command[:240] + "\n" + command[-160:])
         texts.append(action.tool)
         if action.command is None and action.arguments:
             texts.append(" ".join(str(v)[:120] for v in action.arguments.values())[:240])
@@ -84,42 +94,65 @@ def classify_step(step: Step) -> StageKind:
 
 def segment(run: Run) -> list[Stage]:
     """Contiguous stages over all steps of ``run`` (automatic; ``source='auto'``)."""
-    if not run.steps:
+    return segment_steps(run.steps)
+
+
+def segment_steps(steps: list[Step], first_stage_id: int = 1) -> list[Stage]:
+    """Contiguous automatic stages over ``steps`` (consecutive steps of one run)."""
+    if not steps:
         return []
-    kinds = [classify_step(step) for step in run.steps]
+    kinds = [classify_step(step) for step in steps]
     # a step with no recognisable action belongs with what came before it
     for i, kind in enumerate(kinds):
         if kind is StageKind.OTHER and i > 0:
             kinds[i] = kinds[i - 1]
-    segments: list[list[object]] = []  # [kind, start, end]
-    for i, kind in enumerate(kinds, 1):
+    segments: list[list[Any]] = []  # [kind, start, end] as step ids
+    for step, kind in zip(steps, kinds, strict=True):
         if segments and segments[-1][0] is kind:
-            segments[-1][2] = i
+            segments[-1][2] = step.id
         else:
-            segments.append([kind, i, i])
-    # absorb one-step interruptions between two segments of the same kind
-    merged: list[list[object]] = []
+            segments.append([kind, step.id, step.id])
+    # absorb a one-step look around (an ``ls``, a ``grep``) between two segments of the same kind; edits, test
+    # runs and installs always stand as stages of their own: edit-test cycles are what people look for
+    merged: list[list[Any]] = []
     for seg in segments:
         if (
             len(merged) >= 2
             and seg[0] is merged[-2][0]
             and merged[-1][1] == merged[-1][2]
-            and merged[-1][0] is not StageKind.SUBMIT
+            and merged[-1][0] in _ABSORBABLE
         ):
             merged.pop()
             merged[-1][2] = seg[2]
         else:
             merged.append(seg)
     return [
-        Stage(id=n, kind=str(getattr(kind, "value", kind)), start_step=int(start), end_step=int(end), source="auto")  # type: ignore[call-overload]
-        for n, (kind, start, end) in enumerate(merged, 1)
+        Stage(id=n, kind=kind.value, start_step=start, end_step=end, source="auto")
+        for n, (kind, start, end) in enumerate(merged, first_stage_id)
     ]
 
 
 def ensure_stages(run: Run) -> Run:
-    """Give ``run`` stages (declared ones win) and point every step at its stage."""
+    """Give ``run`` stages and point every step at its stage.
+
+    Declared stages (human ranges) win; steps no declared stage covers get automatic stages of their own, numbered
+    after the declared ones, so every step has a stage.
+    """
     if not run.stages:
         run.stages = segment(run)
+    else:
+        covered = [False] * (len(run.steps) + 1)
+        for stage in run.stages:
+            for step_id in range(max(stage.start_step, 1), min(stage.end_step, len(run.steps)) + 1):
+                covered[step_id] = True
+        gap: list[Step] = []
+        for step in [*run.steps, None]:
+            if step is not None and not covered[step.id]:
+                gap.append(step)
+                continue
+            if gap:
+                run.stages.extend(segment_steps(gap, len(run.stages) + 1))
+                gap = []
     for stage in run.stages:
         for step_id in range(max(stage.start_step, 1), min(stage.end_step, len(run.steps)) + 1):
             run.steps[step_id - 1].stage_id = stage.id
