@@ -71,7 +71,7 @@ def main() -> None:
                 for key in ((run.framework, method, tolerance), ("all", method, tolerance)):
                     counts = match(predicted, gold, tolerance)
                     totals[key] = [a + b for a, b in zip(totals[key], counts, strict=True)]
-    frameworks = sorted(sizes) + ["all"]
+    frameworks = [*sorted(sizes), "all"]
     print(f"{'framework':16} {'method':12} {'F1 exact':>9} {'F1 +-1':>8} {'P exact':>8} {'R exact':>8}")
     for framework in frameworks:
         for method in methods:

@@ -90,6 +90,6 @@ def test_real_run_segments_into_the_stages_a_person_sees(shared: Path) -> None:
     registry = ExtractorRegistry.from_plugins()
     (run,) = build_runs(path, registry.get("mini-swe-agent"))
     assert run.stages and run.stages[0].start_step == 1 and run.stages[-1].end_step == len(run.steps)
-    for before, after in zip(run.stages, run.stages[1:]):
+    for before, after in zip(run.stages, run.stages[1:], strict=False):
         assert after.start_step == before.end_step + 1
     assert all(s.stage_id is not None for s in run.steps)
