@@ -86,6 +86,39 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from codetracer.core.localize import LocalizerRegistry
+    from codetracer.evaluate.gold import load_gold
+    from codetracer.evaluate.harness import evaluate, format_report
+
+    localizer = LocalizerRegistry.from_plugins().get(args.localizer)
+    if localizer is None:
+        raise CodetracerError("no localizer is installed")
+    status = 0
+    for gold in args.gold:
+        try:
+            rows, problems = load_gold(Path(gold), Path(args.traj_root) if args.traj_root else None)
+        except (OSError, ValueError) as exc:
+            print(f"codetracer: {gold}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if args.split != "all":
+            parity = 1 if args.split == "odd" else 0
+            rows = [r for i, r in enumerate(rows) if ((r.number if r.number is not None else i) % 2) == parity]
+        if not rows:
+            print(f"codetracer: {gold}: no gold rows to evaluate", file=sys.stderr)
+            status = 1
+            continue
+        title = f"{gold} ({len(rows)} rows{'' if args.split == 'all' else ', ' + args.split + ' ids'})"
+        report = evaluate(rows, localizer, k=args.k, tolerance=args.tolerance, title=title, problems=problems)
+        if args.json:
+            _emit_json(report.to_json())
+        else:
+            print(format_report(report))
+            print()
+    return status
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     store = _store()
     runs = store.list_runs(
@@ -136,9 +169,38 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_extractors(args: argparse.Namespace) -> int:
     from codetracer.core.extract import ExtractorRegistry
 
+    if args.action == "suggest":
+        return cmd_extractors_suggest(args)
     for extractor in ExtractorRegistry.from_plugins().extractors:
-        doc = (type(extractor).__doc__ or "").strip().splitlines()
-        print(f"{extractor.name:20} {doc[0] if doc else ''}")
+        doc = (getattr(extractor, "__doc__", None) or type(extractor).__doc__ or "").strip().splitlines()
+        print(f"{extractor.name:22} {doc[0] if doc else ''}")
+    return 0
+
+
+def cmd_extractors_suggest(args: argparse.Namespace) -> int:
+    from codetracer.core.mapping import save_spec
+    from codetracer.core.suggest import heuristic_spec, llm_spec, validate_spec
+    from codetracer.llm import LLMClient, LLMConfig
+
+    if not args.path:
+        raise CodetracerError("extractors suggest needs a PATH to an example artifact")
+    path = Path(args.path)
+    if not path.is_file():
+        raise CodetracerError(f"{path}: not a file (suggest drafts a spec from one example artifact)")
+    name = args.name or "".join(ch if ch.isalnum() else "-" for ch in path.stem.lower()).strip("-")[:40] or "custom"
+    llm_config = None if args.no_llm else LLMConfig.from_env()
+    if llm_config is not None:
+        spec = llm_spec(path, name, LLMClient(llm_config))
+        how = f"drafted by {llm_config.model}"
+    else:
+        spec = heuristic_spec(path, name)
+        how = "drafted from field names (set CODETRACER_BASE_URL and CODETRACER_MODEL to draft with an LLM)"
+    runs = validate_spec(spec, path)
+    print(spec.model_dump_json(indent=2, exclude_defaults=True))
+    print(f"# {how}; validated: {len(runs)} run(s), {sum(len(r.steps) for r in runs)} steps", file=sys.stderr)
+    if not args.dry_run:
+        saved = save_spec(spec)
+        print(f"# saved to {saved}; `codetracer analyze` now reads such files", file=sys.stderr)
     return 0
 
 
@@ -178,6 +240,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_analyze)
 
+    p = sub.add_parser(
+        "eval",
+        help="score a localizer against gold labels, next to constant-rule baselines",
+        description="Evaluate a localizer on gold sets: a folder of labeled runs (Who&When) or solved runs (false "
+        "alarms), a CodeTraceBench manifest .json (with --traj-root) or a gold .jsonl (see codetracer.evaluate.gold). "
+        "Prints step P/R/F1 (macro over labeled failures), the false-alarm rate on failure-free runs, earliest "
+        "failing stage accuracy, exact and +-k step accuracy and agent accuracy, per framework, for the method and "
+        "the baselines none/all/first/last/last-k/first-error.",
+    )
+    p.add_argument("gold", nargs="+", help="gold sets, each reported separately")
+    p.add_argument("--traj-root", help="folder holding the trajectories a manifest or JSONL file names")
+    p.add_argument("--localizer", help="localizer to evaluate (default: the first registered)")
+    p.add_argument("--k", type=int, default=3, help="window of the last-k baseline (default 3)")
+    p.add_argument("--tolerance", type=int, default=1, help="k of the +-k step accuracy (default 1)")
+    p.add_argument(
+        "--split", choices=["all", "odd", "even"], default="all", help="only rows whose file number is odd/even"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON report per gold set")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("ls", help="list stored runs", description="List stored runs, newest first.")
     p.add_argument("--framework", help="only runs of this framework")
     p.add_argument("--outcome", choices=["solved", "failed", "unknown"], help="only runs with this outcome")
@@ -200,7 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("extractors", help="list the artifact formats codetracer reads", description="List extractors.")
+    p = sub.add_parser(
+        "extractors",
+        help="list the artifact formats codetracer reads, or draft a spec for a new one",
+        description="`extractors` (or `extractors list`) lists the formats; `extractors suggest PATH` drafts a "
+        "declarative spec for an unknown format from one example file (with the LLM when CODETRACER_BASE_URL and "
+        "CODETRACER_MODEL are set, else from field names), validates it on the file and saves it for reuse.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "suggest"], default="list")
+    p.add_argument("path", nargs="?", help="with suggest: an example artifact of the new format")
+    p.add_argument("--name", help="with suggest: the new extractor's name (default: from the file name)")
+    p.add_argument("--no-llm", action="store_true", help="with suggest: draft from field names even if an LLM is set")
+    p.add_argument("--dry-run", action="store_true", help="with suggest: print the spec, do not save it")
     p.set_defaults(func=cmd_extractors)
 
     p = sub.add_parser(

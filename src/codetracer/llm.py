@@ -28,39 +28,33 @@ T = TypeVar("T", bound=BaseModel)
 UNTRUSTED_OPEN = "<<<UNTRUSTED_TRAJECTORY_DATA"
 UNTRUSTED_CLOSE = "UNTRUSTED_TRAJECTORY_DATA>>>"
 
-_SECRET_PATTERNS = [
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
-    re.compile(r"\b(sk|pk|rk)-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    re.compile(r"\bhf_[A-Za-z0-9]{30,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"),  # JWT
-    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._\-]{12,}"),
-    re.compile(
-        r"(?i)\b([A-Z0-9_]*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key)[A-Z0-9_]*)"
-        r"(\s*[:=]\s*|\"\s*:\s*\")([^\s\"',;]{4,})"
+_R = "[REDACTED]"
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), _R),
+    (re.compile(r"\b(sk|pk|rk)-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"), _R),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), _R),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"), _R),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), _R),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), _R),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), _R),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), _R),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"), _R),  # JWT
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._\-]{12,}"), r"\1 " + _R),
+    (
+        re.compile(
+            r"(?i)\b([A-Z0-9_]*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key)[A-Z0-9_]*)"
+            r"(\s*[:=]\s*|\"\s*:\s*\")([^\s\"',;]{4,})"
+        ),
+        r"\1\2" + _R,
     ),
-    re.compile(r"(?i)(://[^/\s:@]+:)([^@\s/]{3,})(@)"),  # credentials in URLs
+    (re.compile(r"(://[^/\s:@]+:)([^@\s/]{3,})(@)"), r"\1" + _R + r"\3"),  # credentials in URLs
 ]
 
 
 def redact(text: str) -> str:
     """``text`` with secrets replaced by ``[REDACTED]``; keys and surrounding words stay readable."""
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups >= 3:
-            text = pattern.sub(
-                lambda m: (
-                    m.group(1) + m.group(2) + "[REDACTED]" + (m.group(4) if m.lastindex and m.lastindex >= 4 else "")
-                ),
-                text,
-            )
-        elif pattern.groups == 1:
-            text = pattern.sub(lambda m: m.group(1) + " [REDACTED]", text)
-        else:
-            text = pattern.sub("[REDACTED]", text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 
@@ -134,7 +128,7 @@ class LLMClient:
         self.config = config
         self.usage = Usage()
         self._sleep = sleep
-        self._client = openai.OpenAI(
+        self._client: Any = openai.OpenAI(
             base_url=config.base_url, api_key=config.api_key, timeout=config.timeout, max_retries=0
         )
 

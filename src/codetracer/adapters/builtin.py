@@ -26,7 +26,7 @@ EXTRACTOR_MODULES: tuple[str, ...] = (
 )
 """Modules under :mod:`codetracer.adapters` holding artifact extractors, most specific formats first."""
 
-LOCALIZER_MODULES: tuple[str, ...] = ()
+LOCALIZER_MODULES: tuple[str, ...] = ("codetracer.localize.plugin",)
 """Modules holding failure localizers; each exposes ``LOCALIZERS``."""
 
 
@@ -44,6 +44,14 @@ def _load(modules: tuple[str, ...], attribute: str, register: Callable[[Any], No
 @hookimpl
 def codetracer_register_extractors(register: Callable[[Any], None]) -> None:
     _load(EXTRACTOR_MODULES, "EXTRACTORS", register)
+    # declarative specs from $CODETRACER_EXTRACTORS and $CODETRACER_HOME/extractors (see core/mapping.py)
+    from codetracer.core.mapping import load_specs
+
+    extractors, errors = load_specs()
+    for line in errors:
+        log.warning("codetracer skipped an extractor spec: %s", line)
+    for extractor in extractors:
+        register(extractor)
 
 
 @hookimpl

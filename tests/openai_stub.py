@@ -1,0 +1,102 @@
+"""A real OpenAI-compatible chat-completions server on 127.0.0.1 for tests of the LLM path.
+
+It speaks HTTP and the chat-completions JSON protocol, so the real ``openai`` client talks to it exactly as to a
+hosted endpoint. Replies are scripted per test: an answer, a 429, a 500, a malformed body, or a slow answer (to
+trigger the client's timeout). Every request body is recorded for assertions (e.g. that secrets were redacted).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    content: str = "{}"
+    status: int = 200
+    delay: float = 0.0
+    raw: bytes | None = None
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+
+@dataclass
+class StubServer:
+    replies: deque[Reply] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def script(self, *replies: Reply | str) -> None:
+        self.replies.extend(r if isinstance(r, Reply) else Reply(content=r) for r in replies)
+
+    def start(self) -> StubServer:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                stub.requests.append(body)
+                reply = stub.replies.popleft() if stub.replies else Reply(status=500, content="no scripted reply")
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.raw is not None:
+                    payload = reply.raw
+                elif reply.status != 200:
+                    payload = json.dumps(
+                        {"error": {"message": reply.content, "type": "test", "code": reply.status}}
+                    ).encode()
+                else:
+                    payload = json.dumps(
+                        {
+                            "id": f"chatcmpl-{len(stub.requests)}",
+                            "object": "chat.completion",
+                            "created": int(time.time()),
+                            "model": body.get("model", "stub"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": reply.content},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {
+                                "prompt_tokens": reply.prompt_tokens,
+                                "completion_tokens": reply.completion_tokens,
+                                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                            },
+                        }
+                    ).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
