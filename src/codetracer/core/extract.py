@@ -11,6 +11,7 @@ followed once: a loop is reported, not walked forever.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -33,6 +34,17 @@ except ImportError:  # pragma: no cover
     _loads = json.loads
 
 HEAD_BYTES = 8192
+ARTIFACT_NAME_HINTS = (
+    "*.traj.json",
+    "*.traj",
+    "trajectory.json",
+    "output.jsonl",
+    "*.cast",
+    "steps.json",
+    "event-*.json",
+)
+"""File names that promise a run artifact: in a folder walk, such a file no extractor recognises is reported (it is
+probably truncated or corrupt) instead of being skipped like an unrelated file."""
 SKIP_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv", ".tox"})
 
 
@@ -247,6 +259,9 @@ class ExtractorRegistry:
                 if file_extractor is not None:
                     found_any = True
                     yield path, file_extractor
+                elif any(fnmatch.fnmatch(entry.name, hint) for hint in ARTIFACT_NAME_HINTS):
+                    found_any = True
+                    yield Failure(path, _why_unreadable(path))
             elif entry.is_symlink():
                 yield Failure(path, "broken symlink")
         if explicit and not found_any:
@@ -267,6 +282,22 @@ class DirectRelay:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._plugin, name)
+
+
+def _why_unreadable(path: Path) -> str:
+    """One line on why a file named like a run artifact was not recognised."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if size == 0:
+        return "empty file (expected a run artifact)"
+    if path.suffix in {".json", ".traj", ".jsonl"}:
+        try:
+            load_jsonl(path) if path.suffix == ".jsonl" else load_json(path)
+        except ExtractError as exc:
+            return exc.detail
+    return "named like a run artifact, but its content matches no known format (see `codetracer extractors`)"
 
 
 def build_runs(path: Path, extractor: Extractor, segment: bool = True) -> list[Run]:
