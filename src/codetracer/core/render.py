@@ -71,6 +71,9 @@ def run_to_json_obj(run: Run) -> dict[str, Any]:
             "unuseful_step_ids": d.unuseful_step_ids,
             "confidence": d.confidence,
             "reasoning": d.reasoning,
+            "suggestion": d.suggestion,
+            "agent": d.agent,
+            "evidence": [e.model_dump() for e in d.evidence],
         }
     return {
         "run_id": run.id,

@@ -66,6 +66,15 @@ _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
 """Stage rules, most specific first: the first pattern that matches a step's action decides its kind."""
 
 
+_QUICK: dict[str, StageKind] = {
+    **dict.fromkeys(("cat", "grep", "rg", "head", "tail", "find", "nl", "wc", "less", "tree"), StageKind.INSPECTION),
+    **dict.fromkeys(("pwd", "whoami", "uname", "nproc", "df", "free", "hostname"), StageKind.ENV_CHECK),
+    **dict.fromkeys(("pytest", "tox", "nosetests"), StageKind.VERIFICATION),
+}
+"""Commands whose first word alone decides the kind when the command is simple (no pipes, redirects, chains)."""
+_COMPOUND = re.compile(r"[|;&><`$\n]|\s-i\b|\bsubmit|COMPLETE|verif|valid|install|test_|repro|\./")
+
+
 _ABSORBABLE = frozenset({StageKind.ENV_CHECK, StageKind.INSPECTION, StageKind.OTHER})
 
 
@@ -86,6 +95,9 @@ def classify_step(step: Step) -> StageKind:
     blob = "\n".join(t for t in texts if t)
     if not blob:
         return StageKind.OTHER
+    quick = _QUICK.get(blob.split(None, 1)[0]) if not _COMPOUND.search(blob) else None
+    if quick is not None:
+        return quick
     for kind, pattern in _RULES:
         if pattern.search(blob):
             return kind
