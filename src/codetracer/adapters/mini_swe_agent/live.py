@@ -1,0 +1,276 @@
+"""Live tracing of mini-swe-agent: ``codetracer.trace(agent)`` on a ``DefaultAgent`` (or any subclass).
+
+mini-swe-agent has no callback system; its documented extension point is overriding the agent's methods, and every
+message of a run -- the system prompt, the task, each model answer, each observation, format errors, interruptions
+and the final ``exit`` message -- goes through ``agent.add_messages``. So the adapter wraps two methods *of this one
+agent instance* (never the class, so other agents and subclasses are untouched):
+
+* ``add_messages``: each message is handed, as it arrives, to the very replay the ``.traj.json`` extractor uses
+  (:class:`~codetracer.adapters.mini_swe_agent.artifacts._Replay`), so the live tree is the tree of the trajectory
+  ``agent.save()`` writes: same steps, thoughts, commands, observations and exit codes. Each model answer also
+  carries an LLM call (response, cost, tokens);
+* ``run``: the run ends when ``run()`` returns (its ``exit_status``: ``Submitted`` is ``unknown`` unless the optional
+  ``verify`` callback says whether the fix works; ``LimitsExceeded`` and other exits are ``failed``) or raises (an
+  error event and a ``failed`` run, then the exception goes on to the caller).
+
+The wrappers call the agent's own (possibly overridden) methods first and trace after; anything failing inside
+codetracer is logged once and never reaches the agent. Tracing an agent twice changes nothing;
+:func:`uninstrument` takes the wrappers off again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codetracer.adapters.mini_swe_agent.artifacts import (
+    FRAMEWORK,
+    _number,
+    _Replay,
+    first_user_text,
+    message_text,
+    outcome_for,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.tracer import Tracer
+
+log = logging.getLogger("codetracer.adapters.mini_swe_agent")
+
+FRAMEWORK_MODULES = ("minisweagent",)
+"""Top-level package of the objects :func:`instrument` handles (read by :mod:`codetracer.live`)."""
+
+_ATTR = "_codetracer_live"
+"""Instance attribute holding the agent's :class:`_LiveRun` (its presence makes tracing idempotent)."""
+
+Verifier = Callable[[Mapping[str, Any]], "bool | None"]
+
+
+class _LiveRun:
+    """The tracing state of one agent: the current run and the replay its messages are fed to."""
+
+    def __init__(
+        self,
+        agent: Any,
+        tracer: Tracer,
+        *,
+        llm_calls: bool,
+        verify: Verifier | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> None:
+        self.tracer = tracer
+        self.ev = tracer.events
+        self.llm_calls = llm_calls
+        self.verify = verify
+        self.metadata = dict(metadata or {})
+        self.agent_class = f"{type(agent).__module__}.{type(agent).__name__}"
+        self.run_id: str | None = None
+        self.run_ids: list[str] = []
+        """Every run traced on this agent, in order."""
+        self.replay: _Replay | None = None
+        self.pending: list[dict[str, Any]] = []
+        self.index = 0
+        self.started = False
+        self.failures: set[str] = set()
+
+    def guard(self, where: str, fn: Callable[..., None], *args: Any) -> None:
+        """Run a tracing step; a failure is logged once per place and never reaches the agent."""
+        try:
+            fn(*args)
+        except Exception:  # tracing must never break the agent
+            if where not in self.failures:
+                self.failures.add(where)
+                log.exception("codetracer: tracing mini-swe-agent failed in %s; the agent goes on", where)
+
+    # -- run lifecycle ------------------------------------------------------------------------------------------------
+
+    def begin(self, agent: Any) -> None:
+        """``run()`` was called: a new run whose start is announced with its first non-system message (the task)."""
+        if self.run_id is not None and self.started:  # a run() that never returned (re-entered): close it first
+            self.end(agent, None, RuntimeError("run() was called again before the previous run ended"))
+        self.run_id = f"{FRAMEWORK}:{uuid.uuid4().hex[:12]}"
+        self.run_ids.append(self.run_id)
+        self.replay = _Replay(self.ev, self.run_id, Path(f"<live {self.run_id}>"), _model_name(agent), "messages",
+                              self.llm_calls)
+        self.pending = []
+        self.index = 0
+        self.started = False
+
+    def _start(self, agent: Any, batch: list[dict[str, Any]]) -> None:
+        assert self.run_id is not None
+        meta: dict[str, Any] = {**self.metadata, "live": True, "agent_class": self.agent_class}
+        model = _model_name(agent)
+        if model:
+            meta["model"] = model
+        version = _mini_version()
+        if version:
+            meta["mini_version"] = version
+        self.ev.run_started(self.run_id, FRAMEWORK, task=first_user_text(batch), metadata=meta, timestamp=time.time())
+        self.started = True
+
+    def add(self, agent: Any, messages: tuple[Any, ...]) -> None:
+        """Messages the agent just added. System messages wait for the task, whose arrival starts the run."""
+        if self.run_id is None:  # messages outside run() (a caller driving step() by hand): a run of their own
+            self.begin(agent)
+        batch = [m for m in messages if isinstance(m, dict)]
+        if not self.started:
+            self.pending.extend(batch)
+            if all(m.get("role") == "system" for m in self.pending):
+                return
+            batch, self.pending = self.pending, []
+            self._start(agent, batch)
+        for msg in batch:
+            self._feed(msg)
+
+    def _feed(self, msg: dict[str, Any]) -> None:
+        """One message into the extractor's replay (the loop body of ``replay_messages``), stamped with the time it
+        arrived when the message carries none (mini stamps model answers, not observations)."""
+        replay = self.replay
+        assert replay is not None and self.run_id is not None
+        i = self.index
+        self.index += 1
+        extra = msg.get("extra")
+        if not isinstance(extra, dict) or _number(extra.get("timestamp")) is None:
+            msg = {**msg, "extra": {**(extra if isinstance(extra, dict) else {}), "timestamp": time.time()}}
+        role = msg.get("role")
+        if not isinstance(role, str):
+            return
+        text = message_text(msg.get("content"), replay.path, f"messages[{i}].content")
+        if role == "assistant":
+            replay.assistant(i, msg, text)
+        elif role == "exit":
+            replay.exit(msg)
+        elif role == "system":
+            self.ev.message(self.run_id, role, text or "", raw_ref=f"messages[{i}]", timestamp=time.time())
+        else:
+            replay.answer(i, msg, role, text)
+
+    def end(self, agent: Any, result: Any, error: BaseException | None) -> None:
+        """``run()`` returned ``result`` or raised ``error``: close the last step and the run."""
+        if self.run_id is None:
+            return
+        run_id, replay = self.run_id, self.replay
+        self.run_id = None
+        if not self.started:  # not even the task arrived: announce the run so its end is not lost
+            batch, self.pending = self.pending, []
+            self.run_id = run_id
+            self._start(agent, batch)
+            for msg in batch:
+                self._feed(msg)
+            self.run_id = None
+        now = time.time()
+        if replay is not None:
+            replay.close_step()
+        result_map = result if isinstance(result, Mapping) else {}
+        exit_status = result_map.get("exit_status") if isinstance(result_map.get("exit_status"), str) else None
+        if exit_status is None and replay is not None:
+            exit_status = replay.exit_status
+        submission = result_map.get("submission") if isinstance(result_map.get("submission"), str) else None
+        if submission is None and replay is not None:
+            submission = replay.submission
+        end: dict[str, Any] = {"exit_status": exit_status, "submission": submission,
+                               "cost": _number(getattr(agent, "cost", None)),
+                               "api_calls": getattr(agent, "n_calls", None)}
+        resolved: bool | None = None
+        if error is not None:
+            self.ev.error(run_id, f"{type(error).__name__}: {error}", kind=type(error).__name__, timestamp=now)
+            exit_status = exit_status or type(error).__name__
+            outcome = "failed"
+        else:
+            if self.verify is not None:
+                resolved = self._verdict(result_map)
+            outcome = outcome_for(exit_status, resolved)
+        end["resolved"] = resolved
+        self.ev.run_finished(run_id, outcome, exit_status=exit_status,
+                             metadata={k: v for k, v in end.items() if v is not None}, timestamp=now)
+
+    def _verdict(self, result: Mapping[str, Any]) -> bool | None:
+        assert self.verify is not None
+        try:
+            verdict = self.verify(result)
+        except Exception:  # a broken verifier must not turn a finished run into a crash
+            log.exception("codetracer: the verify callback of a mini-swe-agent run failed; outcome left unknown")
+            return None
+        return verdict if isinstance(verdict, bool) else None
+
+
+def _model_name(agent: Any) -> str | None:
+    config = getattr(getattr(agent, "model", None), "config", None)
+    name = getattr(config, "model_name", None)
+    return name if isinstance(name, str) else None
+
+
+def _mini_version() -> str | None:
+    import sys
+
+    module = sys.modules.get("minisweagent")
+    version = getattr(module, "__version__", None)
+    return version if isinstance(version, str) else None
+
+
+def instrument(
+    target: Any,
+    tracer: Tracer,
+    *,
+    llm_calls: bool = True,
+    verify: Verifier | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """Trace ``target`` (a mini-swe-agent ``DefaultAgent`` or subclass instance) into ``tracer``; returns ``target``.
+
+    :param llm_calls: give each step the LLM call that produced it (response, cost, tokens).
+    :param verify: called with the dict ``run()`` returns (``exit_status``, ``submission``) once the agent stopped;
+        ``True``/``False`` make the run solved/failed, ``None`` leaves a submission's outcome unknown.
+    :param metadata: extra facts stored on every run of this agent.
+    """
+    if isinstance(target.__dict__.get(_ATTR), _LiveRun):
+        return target  # already traced: no second wrapper, no double events
+    if not (callable(getattr(target, "add_messages", None)) and callable(getattr(target, "run", None))):
+        from codetracer.core.errors import CodetracerError
+
+        raise CodetracerError(
+            f"codetracer cannot trace a {type(target).__name__}: expected a mini-swe-agent agent "
+            "(with run() and add_messages())"
+        )
+    live = _LiveRun(target, tracer, llm_calls=llm_calls, verify=verify, metadata=metadata)
+    original_add = target.add_messages  # bound methods of the agent's own class: overrides are kept
+    original_run = target.run
+
+    def add_messages(*messages: dict[str, Any]) -> Any:
+        added = original_add(*messages)
+        live.guard("add_messages", live.add, target, messages)
+        return added
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        live.guard("run start", live.begin, target)
+        try:
+            result = original_run(*args, **kwargs)
+        except BaseException as exc:
+            live.guard("run end", live.end, target, None, exc)
+            raise
+        live.guard("run end", live.end, target, result, None)
+        return result
+
+    add_messages.__wrapped__ = original_add  # type: ignore[attr-defined]
+    run.__wrapped__ = original_run  # type: ignore[attr-defined]
+    target.__dict__[_ATTR] = live
+    target.add_messages = add_messages
+    target.run = run
+    return target
+
+
+def uninstrument(target: Any) -> None:
+    """Stop tracing ``target``: its own methods are in charge again (a run in progress is left to finish untraced)."""
+    if target.__dict__.pop(_ATTR, None) is not None:
+        target.__dict__.pop("add_messages", None)
+        target.__dict__.pop("run", None)
+
+
+def live_state(target: Any) -> _LiveRun | None:
+    """The tracing state of an instrumented agent (its ``run_ids``), or ``None``."""
+    state = target.__dict__.get(_ATTR)
+    return state if isinstance(state, _LiveRun) else None
