@@ -1,0 +1,1063 @@
+"""Live tracing of LangChain / LangGraph runs through LangChain's own callback system.
+
+Mapping (LangChain callback -> trace event), all keyed by LangChain's own ``run_id`` / ``parent_run_id``:
+
+* the outermost LangChain run (no ``parent_run_id``, or a parent this handler never saw) is one codetracer run whose
+  id is that LangChain run id; every run below it (graph nodes, nested chains, sub-agents) belongs to it by walking
+  ``parent_run_id``, never by ambient context, so threads and asyncio tasks in parallel keep their trees apart;
+* each chat-model (or completion-model) call opens a step holding its LLM call; the tool calls that model response
+  requests become that step's tool calls (several = parallel siblings), matched on the ``tool_call_id`` LangChain
+  passes to ``on_tool_start`` (or, on releases that do not pass it, on an unclaimed requested call of the same tool);
+  a tool nobody requested is a step of its own;
+* ``on_tool_end`` / ``on_tool_error`` finish the tool call (its observation; an error is flagged and recorded as a
+  step error); the step ends when the last of its requested tool calls ends (at once when it requested none);
+* ``on_llm_error`` and ``on_chain_error`` are error events, each exception reported once (LangChain re-raises it
+  through every enclosing chain);
+* the outermost run's end finishes the codetracer run: outcome ``failed`` when it raised, else what the user's
+  ``verifier(outputs)`` or ``outcome`` says, else ``unknown`` (a chain that returns has not proved anything solved).
+
+The handler never raises into LangChain (``raise_error = False`` and every callback body is guarded), is thread-safe
+(one lock around its id tables) and runs inline (``run_inline = True``), so async runs do not hop to an executor
+thread for it. Retriever, text, retry and custom events are ignored.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+
+from codetracer.core.events import Events
+from codetracer.core.model import Outcome
+from codetracer.core.tracer import Tracer
+
+log = logging.getLogger("codetracer.langchain")
+
+FRAMEWORK = "langchain"
+FRAMEWORK_MODULES: tuple[str, ...] = ("langchain", "langchain_core", "langgraph", "langchain_openai")
+"""Top-level packages whose runnables :func:`instrument` accepts (any ``Runnable`` works)."""
+
+Verifier = Callable[[Any], Any]
+"""``verifier(outputs)`` of the outermost run -> ``True``/``False``/``"solved"``/``"failed"``/``None``."""
+
+_TASK_KEYS = ("input", "question", "query", "task", "prompt", "instruction")
+_COMMAND_KEYS = ("command", "cmd", "script")
+_PATH_KEYS = ("path", "file_path", "filename", "file")
+_SCALARS = (str, int, float, bool)
+
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _guarded(method: F) -> F:
+    """Never let a tracing bug reach the agent: catch everything, log once per callback kind, go on."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: _Recorder, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(self, *args, **kwargs)
+        except Exception:
+            self.failures += 1
+            if name not in self._logged:
+                self._logged.add(name)
+                log.exception("codetracer's LangChain handler failed in %s; the run goes on (logged once)", name)
+
+    return cast(F, wrapper)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# State: one _Run per codetracer run, one _Node per LangChain run id seen
+# --------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Requested:
+    step_key: str
+    tool: str
+    arguments: Any
+
+
+class _Muted:
+    """Events of a run another handler of the same tracer already records: every call is a no-op."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return _no_op
+
+
+def _no_op(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+_MUTED = _Muted()
+
+
+class _Claims:
+    """The outermost LangChain runs being recorded into one tracer, by any of its handlers.
+
+    A run can reach two handlers of the same tracer (``codetracer.trace(agent)`` while ``codetracer.langchain()`` is
+    registered): both would emit the same run id and double every call. The first handler to see the run records it;
+    the others follow it silently.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.roots: set[UUID] = set()
+
+    def claim(self, root: UUID) -> bool:
+        with self.lock:
+            if root in self.roots:
+                return False
+            self.roots.add(root)
+            return True
+
+    def release(self, root: UUID) -> None:
+        with self.lock:
+            self.roots.discard(root)
+
+
+_claims_by_tracer: weakref.WeakKeyDictionary[Tracer, _Claims] = weakref.WeakKeyDictionary()
+_claims_lock = threading.Lock()
+
+
+def _claims_of(tracer: Tracer) -> _Claims:
+    with _claims_lock:
+        claims = _claims_by_tracer.get(tracer)
+        if claims is None:
+            claims = _claims_by_tracer[tracer] = _Claims()
+        return claims
+
+
+@dataclass(slots=True)
+class _Run:
+    id: str
+    root: UUID
+    events: Any
+    """The tracer's :class:`Events`, or :data:`_MUTED` when another handler of the tracer records this run."""
+    lc_ids: list[int] = field(default_factory=list)
+    """Keys of every LangChain run of the tree, dropped from the handler's table when the run ends."""
+    requested: dict[str, _Requested] = field(default_factory=dict)
+    """tool_call_id -> the step whose model response asked for it, until its tool starts."""
+    pending: dict[str, set[str]] = field(default_factory=dict)
+    """step_key -> tool_call ids the step still waits for."""
+    reported: list[BaseException] = field(default_factory=list)
+    """Exceptions already recorded (LangChain re-raises one exception through every enclosing run)."""
+
+
+@dataclass(slots=True)
+class _Node:
+    run: _Run
+    kind: str  # "chain" | "llm" | "tool"
+    root: bool = False
+    step_key: str | None = None
+    tool_call_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Small readers of LangChain objects (duck-typed, so version drift degrades to less detail, never to an exception)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _content_text(content: Any) -> str:
+    """A message content (a string, or a list of content blocks) as plain text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, Mapping) and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+        return "".join(parts)
+    return str(content)
+
+
+def _message_role_and_text(message: Any) -> tuple[str | None, str]:
+    if isinstance(message, str):
+        return "human", message
+    if isinstance(message, tuple | list) and len(message) == 2:
+        return str(message[0]), _content_text(message[1])
+    if isinstance(message, Mapping):
+        return str(message.get("role") or message.get("type") or ""), _content_text(message.get("content"))
+    return getattr(message, "type", None), _content_text(getattr(message, "content", None))
+
+
+def _task_of(inputs: Any) -> str | None:
+    """The task statement of a run from its outermost inputs: the first user message, or an ``input``-like key."""
+    if isinstance(inputs, str):
+        return inputs or None
+    messages: Any = None
+    if isinstance(inputs, Mapping):
+        messages = inputs.get("messages")
+        if messages is None:
+            for key in _TASK_KEYS:
+                value = inputs.get(key)
+                if isinstance(value, str) and value:
+                    return value
+            return None
+    elif isinstance(inputs, list):
+        messages = inputs
+    if not isinstance(messages, list):
+        return None
+    for message in messages:
+        role, text = _message_role_and_text(message)
+        if role in ("human", "user") and text:
+            return text
+    return None
+
+
+def _name(serialized: Any, kwargs: Mapping[str, Any]) -> str | None:
+    name = kwargs.get("name")
+    if isinstance(name, str) and name:
+        return name
+    if isinstance(serialized, Mapping):
+        name = serialized.get("name")
+        if isinstance(name, str) and name:
+            return name
+        ident = serialized.get("id")
+        if isinstance(ident, list) and ident:
+            return str(ident[-1])
+    return None
+
+
+def _model_name(serialized: Any, metadata: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str | None:
+    if metadata:
+        name = metadata.get("ls_model_name")
+        if isinstance(name, str) and name:
+            return name
+    params = kwargs.get("invocation_params")
+    if isinstance(params, Mapping):
+        for key in ("model", "model_name", "model_id"):
+            value = params.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return _name(serialized, kwargs)
+
+
+def _scalar_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's own run metadata (thread ids, tenants ...), without LangChain/LangGraph bookkeeping."""
+    if not metadata:
+        return {}
+    return {
+        key: value
+        for key, value in metadata.items()
+        if isinstance(value, _SCALARS) and not key.startswith(("langgraph_", "ls_", "checkpoint_", "lc_"))
+    }
+
+
+def _generation_message(response: Any) -> tuple[Any, str | None]:
+    """The first generation's message (chat models) and its text, from an ``LLMResult``."""
+    generations = getattr(response, "generations", None) or []
+    if not generations or not generations[0]:
+        return None, None
+    generation = generations[0][0]
+    message = getattr(generation, "message", None)
+    if message is not None:
+        return message, _content_text(getattr(message, "content", None))
+    return None, getattr(generation, "text", None)
+
+
+def _tokens(response: Any, message: Any) -> tuple[int | None, int | None]:
+    usage = getattr(message, "usage_metadata", None)
+    if isinstance(usage, Mapping):
+        return usage.get("input_tokens"), usage.get("output_tokens")
+    llm_output = getattr(response, "llm_output", None)
+    if isinstance(llm_output, Mapping):
+        usage = llm_output.get("token_usage") or llm_output.get("usage")
+        if isinstance(usage, Mapping):
+            return usage.get("prompt_tokens", usage.get("input_tokens")), usage.get(
+                "completion_tokens", usage.get("output_tokens")
+            )
+    return None, None
+
+
+def _command_and_edits(arguments: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
+    """A shell command or a file edit when the tool's arguments look like one (``command=``, ``path=`` + content)."""
+    command = next((v for k in _COMMAND_KEYS if isinstance(v := arguments.get(k), str)), None)
+    edits: list[dict[str, Any]] = []
+    path = next((v for k in _PATH_KEYS if isinstance(v := arguments.get(k), str)), None)
+    if path is not None:
+        new = arguments.get("new_str", arguments.get("content", arguments.get("file_text")))
+        old = arguments.get("old_str")
+        if isinstance(new, str) or isinstance(old, str):
+            edits.append({"path": path, "old": old if isinstance(old, str) else None, "new": new})
+    return command, edits
+
+
+def _tool_output(output: Any) -> tuple[str, bool]:
+    """A tool's result as text, and whether the framework marked it an error (a ``ToolMessage`` with status error)."""
+    if isinstance(output, str):
+        return output, False
+    if hasattr(output, "content"):
+        return _content_text(output.content), getattr(output, "status", None) == "error"
+    update = getattr(output, "update", None)  # a LangGraph Command returned by the tool
+    if isinstance(update, Mapping) and isinstance(update.get("messages"), list):
+        texts = [_content_text(getattr(m, "content", m)) for m in update["messages"]]
+        return "\n".join(texts), any(getattr(m, "status", None) == "error" for m in update["messages"])
+    return str(output), False
+
+
+def _error_text(error: BaseException) -> str:
+    return str(error) or repr(error)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The recorder: callback logic shared by the sync and the async handler
+# --------------------------------------------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """Turns LangChain callbacks into codetracer events. Thread-safe; one instance may serve many runs at once.
+
+    Events are emitted while holding the lock, so the events of one run keep their causal order even when LangGraph
+    runs parallel tool calls in a thread pool.
+    """
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        *,
+        outcome: str | bool | None = None,
+        verifier: Verifier | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.tracer = tracer
+        self.events: Events = tracer.events
+        self.outcome = outcome
+        self.verifier = verifier
+        self.metadata = dict(metadata or {})
+        self.failures = 0
+        """Callbacks that failed inside the handler (logged once per kind, never raised)."""
+        self._logged: set[str] = set()
+        self._lock = threading.Lock()
+        self._nodes: dict[int, _Node] = {}
+        """LangChain run id (as ``UUID.int``: hashing a UUID runs Python code, an int does not) -> node."""
+        self._runs: dict[str, _Run] = {}
+        self._claims = _claims_of(tracer)
+
+    # -- bookkeeping --------------------------------------------------------------------------------------------------
+
+    def open_run_ids(self) -> list[str]:
+        """codetracer runs this handler has started and not yet finished."""
+        with self._lock:
+            return list(self._runs)
+
+    def _enter(
+        self,
+        key: int,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        kind: str,
+        *,
+        inputs: Any,
+        serialized: Any,
+        kwargs: Mapping[str, Any],
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        now: float | None,
+        name: str | None = None,
+    ) -> _Node:
+        """Register a LangChain run under its parent's codetracer run, or start a new one when it is outermost."""
+        parent = self._nodes.get(parent_run_id.int) if parent_run_id is not None else None
+        if parent is not None:  # the hot path: one dict lookup, one small object
+            node = _Node(parent.run, kind)
+            parent.run.lc_ids.append(key)
+            self._nodes[key] = node
+            return node
+        owned = self._claims.claim(run_id)
+        run = _Run(str(run_id), run_id, self.events if owned else _MUTED, [key])
+        self._runs[run.id] = run
+        node = self._nodes[key] = _Node(run, kind, root=True)
+        if owned:
+            name = name or _name(serialized, kwargs)
+            meta: dict[str, Any] = {"langchain_run_id": str(run_id), **_scalar_metadata(metadata), **self.metadata}
+            if name:
+                meta["name"] = name
+            if tags:
+                meta["tags"] = list(tags)
+            if metadata and metadata.get("ls_integration") == "langgraph":
+                meta["langgraph"] = True
+            if parent_run_id is not None:
+                meta["langchain_parent_run_id"] = str(parent_run_id)
+            task = _task_of(inputs)
+            run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, timestamp=now or time.time())
+        return node
+
+    def _report(self, run: _Run, error: BaseException, step_key: str | None, now: float) -> None:
+        if any(seen is error for seen in run.reported):
+            return
+        run.reported.append(error)
+        run.events.error(run.id, _error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
+
+    def _finish_run(self, run: _Run, outputs: Any, error: BaseException | None, now: float) -> None:
+        for lc_id in run.lc_ids:
+            self._nodes.pop(lc_id, None)
+        self._runs.pop(run.id, None)
+        if run.events is _MUTED:
+            return
+        self._claims.release(run.root)
+        if error is not None:
+            self._report(run, error, None, now)
+            run.events.run_finished(run.id, "failed", exit_status=type(error).__name__, timestamp=now)
+            return
+        outcome: Any = self.outcome
+        if self.verifier is not None:
+            try:
+                outcome = self.verifier(outputs)
+            except Exception as exc:  # noqa: BLE001 - a broken verifier must not lose the run
+                log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
+                outcome = None
+        parsed = Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)
+        run.events.run_finished(run.id, parsed.value, exit_status="finished", timestamp=now)
+
+    def _end_node(self, node: _Node, outputs: Any, error: BaseException | None, now: float) -> None:
+        if node.root:
+            self._finish_run(node.run, outputs, error, now)
+
+    def _finish_step_if_done(self, run: _Run, step_key: str, tool_call_id: str | None, now: float) -> None:
+        waiting = run.pending.get(step_key)
+        if waiting is None:
+            return
+        if tool_call_id is not None:
+            waiting.discard(tool_call_id)
+        if not waiting:
+            del run.pending[step_key]
+            run.events.step_finished(run.id, step_key, timestamp=now)
+
+    # -- chains -------------------------------------------------------------------------------------------------------
+
+    @_guarded
+    def chain_start(
+        self,
+        serialized: Any,
+        inputs: Any,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        key = run_id.int
+        with self._lock:
+            if key not in self._nodes:
+                self._enter(
+                    key,
+                    run_id,
+                    parent_run_id,
+                    "chain",
+                    inputs=inputs,
+                    serialized=serialized,
+                    kwargs=kwargs,
+                    tags=tags,
+                    metadata=metadata,
+                    now=None,
+                )
+
+    @_guarded
+    def chain_end(self, outputs: Any, run_id: UUID) -> None:
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is not None and node.root:
+                self._finish_run(node.run, outputs, None, time.time())
+
+    @_guarded
+    def chain_error(self, error: BaseException, run_id: UUID) -> None:
+        now = time.time()
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is None:
+                return
+            if node.root:
+                self._finish_run(node.run, None, error, now)
+            else:
+                self._report(node.run, error, None, now)
+
+    # -- models -------------------------------------------------------------------------------------------------------
+
+    @_guarded
+    def model_start(
+        self,
+        serialized: Any,
+        prompt: Any,
+        n_messages: int | None,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        now = time.time()
+        with self._lock:
+            key = run_id.int
+            if key in self._nodes:
+                return
+            model = _model_name(serialized, metadata, kwargs)
+            node = self._enter(
+                key,
+                run_id,
+                parent_run_id,
+                "llm",
+                inputs=prompt,
+                serialized=serialized,
+                kwargs=kwargs,
+                tags=tags,
+                metadata=metadata,
+                now=now,
+                name=model,
+            )
+            step_key = node.step_key = str(run_id)
+            agent = metadata.get("lc_agent_name") if metadata else None
+            node.run.events.step_started(
+                node.run.id, step_key, agent=agent if isinstance(agent, str) else None, timestamp=now
+            )
+            node.run.events.llm_call_started(
+                node.run.id, step_key, step_key, model=model, input_messages=n_messages, timestamp=now
+            )
+
+    @_guarded
+    def llm_end(self, response: Any, run_id: UUID) -> None:
+        now = time.time()
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is None or node.step_key is None:
+                return
+            run, step_key = node.run, node.step_key
+            message, text = _generation_message(response)
+            input_tokens, output_tokens = _tokens(response, message)
+            run.events.llm_call_finished(
+                run.id, step_key, response=text, input_tokens=input_tokens, output_tokens=output_tokens, timestamp=now
+            )
+            if text:
+                # the step was announced at model start; its thought is only known now (the builder fills it in)
+                run.events.step_started(run.id, step_key, thought=text, timestamp=now)
+            waiting: set[str] = set()
+            for index, call in enumerate(getattr(message, "tool_calls", None) or ()):
+                if not isinstance(call, Mapping):
+                    continue
+                call_id = str(call.get("id") or f"{step_key}#{index}")
+                run.requested[call_id] = _Requested(step_key, str(call.get("name") or ""), call.get("args"))
+                waiting.add(call_id)
+            for invalid in getattr(message, "invalid_tool_calls", None) or ():
+                if isinstance(invalid, Mapping):
+                    detail = f"invalid tool call {invalid.get('name')!r}: {invalid.get('error') or invalid.get('args')}"
+                    run.events.error(run.id, detail, step_key=step_key, kind="InvalidToolCall", timestamp=now)
+            if waiting:
+                run.pending[step_key] = waiting
+            else:
+                run.events.step_finished(run.id, step_key, timestamp=now)
+            self._end_node(node, response, None, now)
+
+    @_guarded
+    def llm_error(self, error: BaseException, run_id: UUID) -> None:
+        now = time.time()
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is None or node.step_key is None:
+                return
+            run, step_key = node.run, node.step_key
+            run.events.llm_call_finished(run.id, step_key, timestamp=now)
+            self._report(run, error, step_key, now)
+            run.events.step_finished(run.id, step_key, timestamp=now)
+            self._end_node(node, None, error, now)
+
+    # -- tools --------------------------------------------------------------------------------------------------------
+
+    def _claim(self, run: _Run, tool_call_id: Any, tool: str, arguments: Any) -> tuple[str | None, _Requested | None]:
+        """The requested call this tool run answers: by ``tool_call_id``, else the oldest unclaimed call of the tool."""
+        if isinstance(tool_call_id, str) and tool_call_id in run.requested:
+            return tool_call_id, run.requested.pop(tool_call_id)
+        if tool_call_id is None:
+            candidates = [(k, r) for k, r in run.requested.items() if r.tool == tool]
+            exact = [(k, r) for k, r in candidates if r.arguments == arguments]
+            for key, _ in (exact or candidates)[:1]:
+                return key, run.requested.pop(key)
+        return None, None
+
+    @_guarded
+    def tool_start(
+        self,
+        serialized: Any,
+        input_str: Any,
+        inputs: Any,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        now = time.time()
+        with self._lock:
+            key = run_id.int
+            if key in self._nodes:
+                return
+            tool = _name(serialized, kwargs) or "tool"
+            if isinstance(inputs, Mapping):
+                arguments: dict[str, Any] = dict(inputs)
+            else:
+                arguments = {"input": input_str}
+            node = self._enter(
+                key,
+                run_id,
+                parent_run_id,
+                "tool",
+                inputs=input_str,
+                serialized=serialized,
+                kwargs=kwargs,
+                tags=tags,
+                metadata=metadata,
+                now=now,
+                name=tool,
+            )
+            run = node.run
+            tool_call_id, requested = self._claim(run, kwargs.get("tool_call_id"), tool, inputs)
+            if requested is not None:
+                node.step_key, node.tool_call_id = requested.step_key, tool_call_id
+            else:  # nobody asked for it (a tool run directly, or by a plain chain): a step of its own
+                node.step_key = str(run_id)
+                run.events.step_started(run.id, node.step_key, timestamp=now)
+            command, edits = _command_and_edits(arguments)
+            raw_ref = f"tool_call_id={tool_call_id}" if tool_call_id else None
+            run.events.tool_call_started(
+                run.id,
+                node.step_key,
+                str(run_id),
+                tool,
+                arguments=arguments,
+                command=command,
+                edits=edits,
+                raw_ref=raw_ref,
+                timestamp=now,
+            )
+
+    def _tool_done(self, node: _Node, run_id: UUID, now: float) -> None:
+        run, step_key = node.run, node.step_key
+        assert step_key is not None
+        if node.tool_call_id is not None:
+            self._finish_step_if_done(run, step_key, node.tool_call_id, now)
+        else:
+            run.events.step_finished(run.id, step_key, timestamp=now)
+
+    @_guarded
+    def tool_end(self, output: Any, run_id: UUID) -> None:
+        now = time.time()
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is None or node.kind != "tool" or node.step_key is None:
+                return
+            text, is_error = _tool_output(output)
+            node.run.events.tool_call_finished(node.run.id, str(run_id), output=text, is_error=is_error, timestamp=now)
+            self._tool_done(node, run_id, now)
+            self._end_node(node, output, None, now)
+
+    @_guarded
+    def tool_error(self, error: BaseException, run_id: UUID) -> None:
+        now = time.time()
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is None or node.kind != "tool" or node.step_key is None:
+                return
+            node.run.events.tool_call_finished(
+                node.run.id, str(run_id), output=_error_text(error), is_error=True, timestamp=now
+            )
+            self._report(node.run, error, node.step_key, now)
+            self._tool_done(node, run_id, now)
+            self._end_node(node, None, error, now)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The handlers LangChain calls
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _n_messages(messages: Sequence[Sequence[Any]]) -> int | None:
+    return len(messages[0]) if messages else None
+
+
+class _Ignores:
+    """Callback families the adapter does not map: skip them in LangChain's dispatcher, not in ours.
+
+    Not ``ignore_agent``: LangChain gates the tool callbacks on it.
+    """
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
+
+class CodetracerCallbackHandler(_Ignores, BaseCallbackHandler):
+    """A LangChain callback handler that records every run it sees as a codetracer trace tree.
+
+    Use it in ``config={"callbacks": [handler]}``, bind it with ``runnable.with_config(callbacks=[handler])``
+    (:func:`instrument`), or register it for every run in the process (:func:`register_global`). One handler serves
+    any number of concurrent runs (threads, asyncio tasks): state is keyed by LangChain's run ids.
+
+    :param outcome: the outcome of runs that end without raising (default ``unknown``).
+    :param verifier: ``verifier(outputs)`` of the outermost run decides the outcome of runs that end without raising
+        (``True`` / ``"solved"``, ``False`` / ``"failed"``, ``None`` for unknown).
+    :param metadata: added to every run's metadata.
+    """
+
+    raise_error = False
+    run_inline = True
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        *,
+        outcome: str | bool | None = None,
+        verifier: Verifier | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        recorder: _Recorder | None = None,
+    ) -> None:
+        super().__init__()
+        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any],
+        inputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    def on_chain_end(
+        self, outputs: dict[str, Any], *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self.recorder.chain_end(outputs, run_id)
+
+    def on_chain_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self.recorder.chain_error(error, run_id)
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        prompt = messages[0] if messages else None
+        self.recorder.model_start(
+            serialized, prompt, _n_messages(messages), run_id, parent_run_id, tags, metadata, kwargs
+        )
+
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        prompt = prompts[0] if prompts else None
+        self.recorder.model_start(
+            serialized, prompt, 1 if prompts else None, run_id, parent_run_id, tags, metadata, kwargs
+        )
+
+    def on_llm_end(
+        self,
+        response: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.llm_end(response, run_id)
+
+    def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.llm_error(error, run_id)
+
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.tool_start(serialized, input_str, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        self.recorder.tool_end(output, run_id)
+
+    def on_tool_error(
+        self, error: BaseException, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
+        self.recorder.tool_error(error, run_id)
+
+
+class AsyncCodetracerCallbackHandler(_Ignores, AsyncCallbackHandler):
+    """The ``AsyncCallbackHandler`` variant, for code that only accepts async handlers.
+
+    Its coroutines do the same cheap, non-blocking work inline. :class:`CodetracerCallbackHandler` already serves
+    async runs without an executor hop (``run_inline``); this class exists for APIs that insist on async handlers.
+    Pass ``recorder=`` to share one recorder (and its runs) with a sync handler.
+    """
+
+    raise_error = False
+    run_inline = True
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        *,
+        outcome: str | bool | None = None,
+        verifier: Verifier | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        recorder: _Recorder | None = None,
+    ) -> None:
+        super().__init__()
+        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+
+    async def on_chain_start(
+        self,
+        serialized: dict[str, Any],
+        inputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    async def on_chain_end(
+        self,
+        outputs: dict[str, Any],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.chain_end(outputs, run_id)
+
+    async def on_chain_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.chain_error(error, run_id)
+
+    async def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[Any]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        prompt = messages[0] if messages else None
+        self.recorder.model_start(
+            serialized, prompt, _n_messages(messages), run_id, parent_run_id, tags, metadata, kwargs
+        )
+
+    async def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        prompt = prompts[0] if prompts else None
+        self.recorder.model_start(
+            serialized, prompt, 1 if prompts else None, run_id, parent_run_id, tags, metadata, kwargs
+        )
+
+    async def on_llm_end(
+        self,
+        response: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.llm_end(response, run_id)
+
+    async def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.llm_error(error, run_id)
+
+    async def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.tool_start(serialized, input_str, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+
+    async def on_tool_end(
+        self,
+        output: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.tool_end(output, run_id)
+
+    async def on_tool_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.recorder.tool_error(error, run_id)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Registration
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def instrument(
+    target: Any,
+    tracer: Tracer,
+    *,
+    outcome: str | bool | None = None,
+    verifier: Verifier | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """``codetracer.trace(runnable)``: the runnable bound with a codetracer handler; use the returned object.
+
+    Runnables are immutable, so the handler cannot be attached in place: ``with_config`` returns a new runnable whose
+    every invocation (``invoke``, ``stream``, ``batch`` and their async forms) carries the handler, merged with any
+    callbacks passed at call time.
+    """
+    handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+    return target.with_config(callbacks=[handler])
+
+
+class _GlobalSlot:
+    """What LangChain's configure hook reads for the global handler.
+
+    ``register_configure_hook`` expects a ``ContextVar``, which LangChain only ever ``.get()``s while configuring each
+    run. A ContextVar set in one thread is invisible in threads started before or without a copied context, which a
+    process-wide registration must cover; this slot answers ``get()`` with the same handler everywhere.
+    """
+
+    def __init__(self) -> None:
+        self.handler: CodetracerCallbackHandler | None = None
+
+    def get(self, default: Any = None) -> CodetracerCallbackHandler | None:
+        return self.handler if self.handler is not None else default
+
+
+_slot = _GlobalSlot()
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def register_global(
+    tracer: Tracer,
+    *,
+    outcome: str | bool | None = None,
+    verifier: Verifier | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> CodetracerCallbackHandler:
+    """Trace every LangChain/LangGraph run in this process (what ``codetracer.langchain()`` calls); returns the handler.
+
+    Uses langchain-core's supported extension point for process-wide handlers,
+    ``langchain_core.tracers.context.register_configure_hook`` (the mechanism its own LangSmith tracer uses): every
+    callback manager LangChain configures adds our handler, inheritable, so nested runs report to it too. Calling it
+    again for the same tracer returns the registered handler; for another tracer it replaces it.
+    """
+    global _hook_installed
+    with _hook_lock:
+        current = _slot.handler
+        if current is not None and current.recorder.tracer is tracer and outcome is None and verifier is None:
+            return current
+        if not _hook_installed:
+            from contextvars import ContextVar
+
+            from langchain_core.tracers.context import register_configure_hook
+
+            register_configure_hook(cast("ContextVar[Any]", _slot), inheritable=True)
+            _hook_installed = True
+        _slot.handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        return _slot.handler
+
+
+def unregister_global() -> None:
+    """Stop tracing every run (runs already started keep reporting until they end)."""
+    with _hook_lock:
+        _slot.handler = None
+
+
+def global_handler() -> CodetracerCallbackHandler | None:
+    """The handler :func:`register_global` installed, if any."""
+    return _slot.handler
