@@ -1,0 +1,341 @@
+"""Live tracing of OpenHands (``openhands-sdk``; ``openhands-ai`` builds on the same SDK) through its event callbacks.
+
+One line registers it, at construction, because the SDK takes event callbacks only there::
+
+    conversation = Conversation(agent=agent, callbacks=[codetracer.trace(agent)])
+
+(or ``callbacks=[CodetracerCallback(tracer)]``). Every event the conversation emits reaches the callback right after
+the SDK persisted it, in order. The callback turns each event into the SDK event *dict* the persisted
+``events/event-NNNNN-<id>.json`` file holds and hands it to the replay of the persisted-conversation extractor
+(:mod:`codetracer.adapters.openhands.artifacts`), so the live tree is, by construction, the tree
+``codetracer analyze`` later extracts from the conversation's ``persistence_dir``: ``ActionEvent``s sharing an
+``llm_response_id`` form one step whose tool calls are parallel siblings; ``ObservationEvent`` /
+``AgentErrorEvent`` / ``UserRejectObservation`` answer a call by its tool call id; ``MessageEvent``s become messages.
+
+Run boundaries: a run starts at the conversation's first event (a leading ``SystemPromptEvent`` waits for the next
+event so the first user message can name the task). It finishes when the conversation's execution status becomes
+``finished``, ``error`` or ``stuck``: seen as a ``ConversationStateUpdateEvent`` (agent-server conversations emit
+them; a local conversation does when its ``state.set_on_state_change`` is given the callback) or as a
+``ConversationErrorEvent`` (a local conversation emits one when ``run()`` fails, after setting the status to
+``error``); or when the caller calls :meth:`CodetracerCallback.finish`, e.g. right after ``conversation.run()``
+returns. An event after a finished run (the conversation is run again) starts a new run ``<run_id>#2``.
+
+The callback never raises into the agent: a failure is logged once, counted in ``failures``, and the agent goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from codetracer.adapters.openhands.artifacts import (
+    FRAMEWORK,
+    _content_text,
+    _outcome_from_state,
+    _SdkReplay,
+    _Steps,
+    _timestamp,
+)
+from codetracer.core.errors import CodetracerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.events import Events
+    from codetracer.core.tracer import Tracer
+
+FRAMEWORK_MODULES = ("openhands",)
+"""Top-level packages whose objects :func:`instrument` handles (``openhands.sdk``, ``openhands-ai``'s ``openhands``)."""
+
+TERMINAL_STATES = frozenset({"finished", "error", "stuck"})
+"""Execution statuses that end a run."""
+
+log = logging.getLogger("codetracer")
+
+_ONE_LINE = "Conversation(agent=agent, callbacks=[codetracer.trace(agent)])"
+
+
+class _LiveReplay(_SdkReplay):
+    """The persisted-conversation replay, fed one event at a time instead of from a folder."""
+
+    def __init__(self, events: Events, run_id: str, model: str | None) -> None:
+        super().__init__(Path(run_id), {}, events)  # no folder live: only the mapping state is used
+        self.run_id = run_id
+        self.steps = _Steps(events, run_id)
+        self.model = model
+
+
+class _EventFile:
+    """The name of the file the SDK persists an event in: all the mapping reads of the file it is given, without a
+    ``Path`` (building one costs more than the rest of an event's mapping)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _file(name: str) -> Path:
+    return cast(Path, _EventFile(name))
+
+
+def _status_text(status: Any) -> str | None:
+    """An execution status as the persisted JSON writes it (``"finished"``), from the enum or a string."""
+    if status is None:
+        return None
+    value = getattr(status, "value", status)
+    return str(value).lower()
+
+
+def _text_blocks(content: Any) -> list[dict[str, Any]]:
+    """SDK content objects (``TextContent``, ``ImageContent``) as the ``{"type": "text", "text": ...}`` blocks of
+    their JSON form; only the text matters to the mapping, images are skipped there too."""
+    if not content:
+        return []
+    blocks = []
+    for item in content:
+        text = getattr(item, "text", None)
+        if isinstance(text, str):
+            blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+def _action_event_data(event: Any) -> dict[str, Any]:
+    """The fields of an ``ActionEvent``'s JSON form that the mapping reads, without dumping the whole event (the
+    hot path: one per tool call)."""
+    tool_call = event.tool_call
+    action = event.action
+    return {
+        "id": event.id,
+        "timestamp": event.timestamp,
+        "llm_response_id": event.llm_response_id,
+        "tool_name": event.tool_name,
+        "tool_call_id": event.tool_call_id,
+        "thought": _text_blocks(event.thought),
+        "reasoning_content": event.reasoning_content,
+        "tool_call": {"arguments": tool_call.arguments} if tool_call is not None else None,
+        "action": action.model_dump(mode="json") if action is not None else None,
+    }
+
+
+def _observation_event_data(event: Any) -> dict[str, Any]:
+    """The fields of an ``ObservationEvent``'s JSON form that the mapping reads (one per tool call)."""
+    observation = event.observation
+    fields = type(observation).model_fields
+    return {
+        "id": event.id,
+        "timestamp": event.timestamp,
+        "tool_call_id": event.tool_call_id,
+        "action_id": event.action_id,
+        "observation": {
+            "content": _text_blocks(observation.content),
+            "exit_code": observation.exit_code if "exit_code" in fields else None,
+            "is_error": observation.is_error,
+        },
+    }
+
+
+_PROJECTIONS = {"ActionEvent": _action_event_data, "ObservationEvent": _observation_event_data}
+
+
+def event_data(event: Any) -> tuple[str, dict[str, Any]]:
+    """``(kind, dict)`` of an SDK event as its persisted JSON holds it (as far as the mapping reads it)."""
+    kind = type(event).__name__
+    project = _PROJECTIONS.get(kind)
+    if project is not None:
+        try:
+            return kind, project(event)
+        except AttributeError:  # a future SDK moved a field: the full dump is slower but still right
+            pass
+    data = event.model_dump(mode="json")
+    found = data.get("kind")
+    return (found if isinstance(found, str) else kind), data
+
+
+class CodetracerCallback:
+    """An OpenHands conversation callback that traces the conversation's runs into ``tracer``.
+
+    Use one callback per conversation: the SDK's events do not name their conversation, so a callback's events are
+    one run at a time.
+
+    :param tracer: where the runs go (``codetracer.get_tracer()`` for the process-wide one).
+    :param run_id: the first run's id (default: a fresh ``openhands:live:<hex>``); later runs get ``#2``, ``#3``.
+    :param task: the task statement; by default the text of the conversation's first user message.
+    :param model: the agent's model name for the tree's LLM calls (``codetracer.trace(agent)`` fills it in); the
+        SDK's events do not carry it.
+    :param metadata: extra run metadata (JSON-serialisable).
+    """
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        run_id: str | None = None,
+        task: str | None = None,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.tracer = tracer
+        self.base_run_id = run_id or f"{FRAMEWORK}:live:{uuid.uuid4().hex[:12]}"
+        self.task = task
+        self.model = model
+        self.metadata = dict(metadata or {})
+        self.run_ids: list[str] = []
+        """Ids of the runs this callback started, in order."""
+        self.failures = 0
+        """Events the callback could not trace (logged once; the agent never sees the error)."""
+        self._events = tracer.events
+        self._lock = threading.Lock()  # parallel tool calls may report from worker threads
+        self._replay: _LiveReplay | None = None
+        self._pending: list[tuple[Path, dict[str, Any], str, float | None]] = []
+        self._index = 0  # position of the next event in the conversation's event log (its file name)
+        self._last_ts: float | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the current (or last) run, ``None`` before the first event."""
+        return self.run_ids[-1] if self.run_ids else None
+
+    @property
+    def active(self) -> bool:
+        """True while a run is open."""
+        return self._replay is not None
+
+    # -- the callback -------------------------------------------------------------------------------------------------
+
+    def __call__(self, event: Any) -> None:
+        """Trace one SDK event. Never raises: the conversation must not notice codetracer."""
+        try:
+            with self._lock:
+                self._on_event(event)
+        except Exception:  # noqa: BLE001 - whatever breaks in tracing, the agent goes on
+            self._failed("event")
+
+    def _on_event(self, event: Any) -> None:
+        kind, data = event_data(event)
+        if kind == "ConversationStateUpdateEvent":
+            # state syncs are not tree content; they end the run when the status becomes terminal
+            if self._replay is not None:
+                self._replay._event(_file("state-update"), data, kind, None)
+                if self._replay.execution_status in TERMINAL_STATES:
+                    self._end(None, None)
+            return
+        ts = _timestamp(data.get("timestamp"))
+        name = _file(f"event-{self._index:05d}-{data.get('id')}.json")
+        self._index += 1
+        if self._replay is None:
+            if kind == "SystemPromptEvent" and self.task is None:
+                self._pending.append((name, data, kind, ts))  # wait: the next event may be the task's message
+                return
+            self._start(self._task_of(kind, data), ts)
+        replay = self._replay
+        assert replay is not None
+        if ts is not None:
+            self._last_ts = ts
+        replay._event(name, data, kind, ts)
+        if kind == "ConversationErrorEvent":
+            if replay.execution_status not in ("error", "stuck"):
+                replay.execution_status = "error"  # the SDK sets it just before emitting the error
+            self._end(None, None)
+
+    def _task_of(self, kind: str, data: dict[str, Any]) -> str | None:
+        if self.task is not None:
+            return self.task
+        if kind == "MessageEvent" and data.get("source") == "user":
+            message = data.get("llm_message")
+            if isinstance(message, dict):
+                return _content_text(message.get("content")) or None
+        return None
+
+    def _start(self, task: str | None, ts: float | None = None) -> None:
+        """Open a run; its start is the first event's time, a waiting system prompt's if there is one."""
+        n = len(self.run_ids) + 1
+        run_id = self.base_run_id if n == 1 else f"{self.base_run_id}#{n}"
+        self.run_ids.append(run_id)
+        replay = _LiveReplay(self._events, run_id, self.model)
+        pending, self._pending = self._pending, []
+        first_ts = pending[0][3] if pending else ts
+        meta: dict[str, Any] = {"format": "openhands-sdk-live", **self.metadata}
+        if self.model:
+            meta["model"] = self.model
+        self._events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, timestamp=first_ts)
+        self._replay = replay
+        for name, data, kind, ts in pending:
+            if ts is not None:
+                self._last_ts = ts
+            replay._event(name, data, kind, ts)
+
+    def _end(self, outcome: str | None, status: str | None) -> None:
+        replay = self._replay
+        assert replay is not None
+        self._replay = None
+        if status is not None:
+            replay.execution_status = status
+        ts = self._last_ts
+        replay.steps.close(ts)
+        state = replay.execution_status
+        if outcome is None:
+            outcome = "failed" if replay.conversation_error else _outcome_from_state(state, None)
+        meta: dict[str, Any] = {"skipped_events": replay.skipped} if replay.skipped else {}
+        if self.failures:
+            meta["trace_failures"] = self.failures
+        self._events.run_finished(replay.run_id, outcome, exit_status=state, metadata=meta, timestamp=ts)
+
+    # -- the caller's end of a run ------------------------------------------------------------------------------------
+
+    def finish(self, outcome: str | None = None, *, status: Any = None) -> None:
+        """End the current run (a no-op when none is open, e.g. after a ``ConversationErrorEvent`` ended it).
+
+        :param outcome: ``"solved"`` / ``"failed"`` / ``"unknown"`` when the caller knows (a verifier's verdict);
+            by default it is derived from ``status`` exactly as the offline extractor derives it from
+            ``base_state.json``: ``failed`` for error/stuck, ``unknown`` for finished (the agent's own claim).
+        :param status: the conversation's execution status, ``conversation.state.execution_status``.
+        """
+        try:
+            with self._lock:
+                if self._replay is None:
+                    if not self._pending:
+                        return
+                    self._start(self.task)
+                self._end(None if outcome is None else str(outcome), _status_text(status))
+        except Exception:  # noqa: BLE001 - the caller's run must not fail because tracing did
+            self._failed("finish")
+
+    def _failed(self, where: str) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            log.warning("codetracer could not trace an OpenHands %s; tracing goes on", where, exc_info=True)
+        else:
+            log.debug("codetracer could not trace an OpenHands %s", where, exc_info=True)
+
+
+def _is_conversation(target: Any) -> bool:
+    cls = target if isinstance(target, type) else type(target)
+    return any(klass.__name__.endswith("Conversation") for klass in cls.__mro__)
+
+
+def instrument(target: Any, tracer: Tracer, **options: Any) -> CodetracerCallback:
+    """``codetracer.trace(agent)``: a :class:`CodetracerCallback` for the agent's conversation.
+
+    Pass it at construction: ``Conversation(agent=agent, callbacks=[codetracer.trace(agent)])``. A conversation
+    that already exists cannot be traced: openhands-sdk takes event callbacks only in the constructor (it composes
+    them once into a private chain, with no public way to add one), so that raises a :class:`CodetracerError`
+    saying the line to use. ``options`` go to :class:`CodetracerCallback` (``run_id``, ``task``, ``metadata``).
+    """
+    if _is_conversation(target):
+        raise CodetracerError(
+            f"codetracer cannot attach to an OpenHands {type(target).__name__} that already exists: openhands-sdk "
+            f"takes event callbacks only when the conversation is built. Build it with `{_ONE_LINE}` "
+            "(or callbacks=[CodetracerCallback(tracer)] from codetracer.adapters.openhands.live)"
+        )
+    llm = getattr(target, "llm", None)
+    if llm is None:
+        raise CodetracerError(
+            f"codetracer cannot trace an OpenHands {type(target).__name__}: trace the agent and pass the result "
+            f"as a conversation callback, `{_ONE_LINE}`"
+        )
+    model = getattr(llm, "model", None)
+    options.setdefault("model", model if isinstance(model, str) else None)
+    return CodetracerCallback(tracer, **options)
