@@ -119,3 +119,34 @@ def test_import_codetracer_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_fast_relay_calls_every_plugin_in_pluggy_order_isolated_and_follows_registration() -> None:
+    calls: list[str] = []
+
+    class Recorder:
+        def __init__(self, tag: str) -> None:
+            self.tag = tag
+
+        @hookimpl
+        def codetracer_step_finished(self, run_id, step_key, timestamp):
+            calls.append(f"{self.tag}:{step_key}")
+
+    class Partial:  # implements a subset of the spec's arguments
+        @hookimpl
+        def codetracer_step_finished(self, step_key):
+            calls.append(f"partial:{step_key}")
+
+    pm = PluginManager()
+    pm.register(Recorder("a"), name="a")
+    pm.register(Exploding(), name="exploding")
+    Events(pm.relay).step_finished("r", "1")
+    pm.register(Recorder("b"), name="b")
+    pm.register(Partial(), name="partial")
+    Events(pm.relay).step_finished("r", "2")
+    pm.hook.codetracer_step_finished(run_id="r", step_key="3", timestamp=None)
+    pm.unregister(name="a")
+    Events(pm.relay).step_finished("r", "4")
+    assert calls == ["a:1", "partial:2", "b:2", "a:2", "partial:3", "b:3", "a:3", "partial:4", "b:4"]
+    Events(pm.relay).step_started("r", "5")  # the exploding plugin is guarded on the relay too
+    assert pm.failures.counts[("exploding", "codetracer_step_started")] == 1
