@@ -118,6 +118,8 @@ class StepHit:
 
 @dataclass(frozen=True)
 class FailurePattern:
+    id: int
+    project: str
     framework: str
     task_kind: str
     signature: str
@@ -440,17 +442,26 @@ class Store:
                 ),
             )
 
-    def patterns(self, *, framework: str, task_kind: str | None = None, limit: int = 20) -> list[FailurePattern]:
-        """Failure patterns of this project for ``framework`` (and ``task_kind``), most seen first."""
-        sql = "SELECT * FROM failure_patterns WHERE project = ? AND framework = ?"
-        params: list[Any] = [self.project, framework]
+    def patterns(
+        self, *, framework: str | None = None, task_kind: str | None = None, limit: int | None = 20
+    ) -> list[FailurePattern]:
+        """Failure patterns of this project (of ``framework`` and ``task_kind`` when given), most useful first."""
+        sql = "SELECT * FROM failure_patterns WHERE project = ?"
+        params: list[Any] = [self.project]
+        if framework is not None:
+            sql += " AND framework = ?"
+            params.append(framework)
         if task_kind is not None:
             sql += " AND task_kind = ?"
             params.append(task_kind)
-        sql += " ORDER BY confirmed DESC, seen DESC, last_seen DESC LIMIT ?"
-        params.append(limit)
+        sql += " ORDER BY confirmed DESC, seen DESC, last_seen DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         return [
             FailurePattern(
+                id=int(r["id"]),
+                project=r["project"],
                 framework=r["framework"],
                 task_kind=r["task_kind"],
                 signature=r["signature"],
@@ -462,6 +473,16 @@ class Store:
             )
             for r in self._query(sql, params)
         ]
+
+    def forget_patterns(self, *, run_id: str | None = None) -> int:
+        """Delete this project's patterns (only those learned from ``run_id`` when given); other projects untouched."""
+        sql = "DELETE FROM failure_patterns WHERE project = ?"
+        params: list[Any] = [self.project]
+        if run_id is not None:
+            sql += " AND example_run_id = ?"
+            params.append(run_id)
+        with self._tx() as conn:
+            return int(conn.execute(sql, params).rowcount)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -91,7 +91,7 @@ class HookRelay:
         impls = list(reversed(caller.get_hookimpls()))  # pluggy calls the last registered first
         if any(impl.hookwrapper or impl.wrapper for impl in impls) or caller.spec is None:
             self.__dict__[name] = caller
-            return caller  # type: ignore[no-any-return]
+            return caller
         spec_args = tuple(caller.spec.argnames)
         plan = [(impl.function, tuple(impl.argnames)) for impl in impls]
         if all(args == spec_args for _, args in plan):
