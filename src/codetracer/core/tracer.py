@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 import weakref
+from collections import deque
 from pathlib import Path
 
 from codetracer.core import config
@@ -39,6 +40,7 @@ class Tracer:
     :param home: data folder (default ``$CODETRACER_HOME``).
     :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
     :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
+    :param keep_runs: finished trees kept in :attr:`runs` (a long-lived tracer must not grow without bound).
     :param load_plugins: also register third-party plugins of entry-point group ``codetracer``.
     """
 
@@ -49,6 +51,7 @@ class Tracer:
         persist: bool = True,
         project: str | None = None,
         queue_size: int = 64,
+        keep_runs: int = 1000,
         load_plugins: bool = True,
     ) -> None:
         self.home = Path(home) if home is not None else config.home()
@@ -63,9 +66,9 @@ class Tracer:
             self.pm.register(self.journal, name="journal")
         if load_plugins:
             self.pm.load_entrypoint_plugins()
-        self.events = Events(self.pm.hook)
-        self.runs: list[Run] = []
-        """Every run this tracer finished, in order."""
+        self.events = Events(self.pm.relay)
+        self.runs: deque[Run] = deque(maxlen=keep_runs)
+        """The last ``keep_runs`` runs this tracer finished, in order (older ones are in the store)."""
         self.deferred = 0
         """Finished runs left in their journal because the writer queue was full or the store failed."""
         self.store_error: StoreError | None = None
@@ -101,7 +104,12 @@ class Tracer:
             run = ensure_stages(to_run(node))
             self.runs.append(run)
             runs.append(run)
+            self._export(run)
         return runs
+
+    def _export(self, run: Run) -> None:
+        """Hand the finished tree to ``codetracer_run_completed`` plugins (e.g. OpenTelemetry); each is isolated."""
+        self.pm.hook.codetracer_run_completed(run=run)
 
     def _ensure_writer(self) -> None:
         if self._writer is None:

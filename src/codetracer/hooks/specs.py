@@ -229,6 +229,16 @@ def codetracer_error(
     """
 
 
+@hookspec
+def codetracer_run_completed(run: Run) -> None:
+    """A live run's tree is final: validated, segmented into stages, about to be stored.
+
+    Fires once per finished run on the tracer's writer thread, never on the agent's, so exporters (OpenTelemetry,
+    dashboards) may take their time here. Runs closed as incomplete at exit arrive here too (``run.complete`` is
+    ``False``). Adapters never call this hook; the tracer does.
+    """
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Failure handling
 # --------------------------------------------------------------------------------------------------------------------

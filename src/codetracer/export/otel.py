@@ -1,0 +1,839 @@
+"""OpenTelemetry export: a finished trace tree as spans following the GenAI semantic conventions.
+
+Why spans: teams already run an OTLP collector or an LLM observability tool (Phoenix, Langfuse, Jaeger, ...). Sending
+codetracer's tree there puts the failure diagnosis next to the rest of their telemetry without a new UI.
+
+Span layout (one trace per run)::
+
+    invoke_agent {framework}            the run; diagnosis as codetracer.diagnosis.* attributes
+      stage {kind}                      a contiguous step range (inspection, patching, verification, ...)
+        step {id}                       one turn of the agent loop; diagnosis role as span events
+          chat {model}                  an LLM call: gen_ai.request.model, gen_ai.usage.*
+          execute_tool {tool}           a tool call: gen_ai.tool.name, gen_ai.tool.call.id, command, exit code
+          execute_tool {tool}           parallel tool calls of one step are siblings
+
+Three ways in:
+
+* :func:`tree_to_spans` writes one finished :class:`~codetracer.core.model.Run` into any ``TracerProvider``;
+* :class:`OtelExporter` is a plugin for live tracing: the :class:`~codetracer.core.tracer.Tracer`'s writer thread
+  hands it each finished tree (hook ``codetracer_run_completed``) and it only enqueues spans into the SDK's
+  ``BatchSpanProcessor``, whose own thread talks to the collector, so a slow or dead collector never blocks the agent;
+* :func:`send_runs` exports stored or analyzed runs synchronously and says whether the collector took them
+  (``codetracer export-otel``).
+
+opentelemetry is imported only inside these functions: ``import codetracer`` and a Tracer without OTel export never
+load it. The GenAI attribute names below are the ones of ``opentelemetry-semantic-conventions``
+(``opentelemetry.semconv._incubating.attributes.gen_ai_attributes``); they are spelled out here because that module
+is incubating and marks them as moved to the GenAI conventions repository, and a test checks they still match.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from codetracer import __version__
+from codetracer.core.errors import CodetracerError
+from codetracer.core.model import Call, Outcome, Run, Stage, Step
+from codetracer.hooks.specs import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import Span
+
+log = logging.getLogger("codetracer.otel")
+
+# -- GenAI semantic convention names (checked against the installed semconv package by the tests) ------------------
+
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+ERROR_TYPE = "error.type"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+
+OP_INVOKE_AGENT = "invoke_agent"
+OP_CHAT = "chat"
+OP_EXECUTE_TOOL = "execute_tool"
+
+SCOPE = "codetracer"
+"""Instrumentation scope name of every span codetracer emits."""
+
+CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""The GenAI instrumentations' opt-in switch for prompt/response content; codetracer honours it for the same data."""
+
+ENABLE_ENV = "CODETRACER_OTEL"
+"""``CODETRACER_OTEL=1`` turns on the entry-point exporter for every Tracer in the process."""
+
+EXIT_TIMEOUT_ENV = "CODETRACER_OTEL_EXIT_TIMEOUT"
+"""Seconds the process may spend at exit sending the last spans (default 5): a dead collector must not hang exit."""
+
+TICK_NS = 1_000_000
+"""Length of a synthetic time slot (1 ms) for tree nodes whose source recorded no timestamps."""
+
+CONTENT_LIMIT = 8192
+"""Characters kept of a text sent as an attribute (head and tail, as the tree keeps them)."""
+
+_FALSY = {"", "0", "false", "no", "off", "none", "no_content"}
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in _FALSY
+
+
+def capture_content_default() -> bool:
+    """Whether texts (task, thoughts, tool arguments and results, responses) go into spans: opt-in, as in GenAI."""
+    return _truthy(os.environ.get(CAPTURE_ENV))
+
+
+def _clip(text: str, limit: int = CONTENT_LIMIT) -> str:
+    """Head and tail of ``text``: errors sit at the end of outputs, so never cut only the end."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n...[{len(text) - 2 * half} characters elided]...\n{text[-half:]}"
+
+
+def traces_url(endpoint: str) -> str:
+    """The OTLP/HTTP traces URL for ``endpoint``: a base URL (``http://host:4318``) gets ``/v1/traces`` appended,
+    as ``OTEL_EXPORTER_OTLP_ENDPOINT`` does; a URL already ending in ``/v1/traces`` is kept."""
+    url = endpoint.rstrip("/")
+    return url if url.endswith("/v1/traces") else f"{url}/v1/traces"
+
+
+def resolved_endpoint(endpoint: str | None = None) -> str:
+    """Where spans go: ``endpoint``, else ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    plus ``/v1/traces``, else the OTLP/HTTP default ``http://localhost:4318/v1/traces``."""
+    if endpoint:
+        return traces_url(endpoint)
+    signal = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if signal:
+        return signal
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return traces_url(base or "http://localhost:4318")
+
+
+# -- timeline -----------------------------------------------------------------------------------------------------
+
+
+def _ns(ts: float) -> int:
+    return int(ts * 1_000_000_000)
+
+
+class _Clock:
+    """Start and end times for spans: the tree's own when recorded, else synthetic slots after the last time used.
+
+    Parents always contain their children (a parent ends no earlier than its last child), synthetic times only move
+    forward, and parallel tool calls without times share one start, so a trace viewer draws them side by side.
+    """
+
+    def __init__(self, cursor: int) -> None:
+        self.cursor = cursor
+
+    def start(self, ts: float | None) -> int:
+        if ts is not None:
+            start = _ns(ts)
+            self.cursor = max(self.cursor, start)
+            return start
+        self.cursor += TICK_NS
+        return self.cursor
+
+    def end(self, start: int, ts: float | None, children_end: int | None = None) -> int:
+        floor = start if children_end is None else max(start, children_end)
+        if ts is not None:
+            end = max(_ns(ts), floor)
+        elif children_end is not None:
+            end = floor
+        else:
+            end = start + TICK_NS
+        self.cursor = max(self.cursor, end)
+        return end
+
+
+def _known_times(run: Run) -> list[float]:
+    found = [t for t in (run.started_at, run.ended_at) if t is not None]
+    for step in run.steps:
+        found.extend(t for t in (step.started_at, step.ended_at) if t is not None)
+        for call in step.calls:
+            found.extend(t for t in (call.started_at, call.ended_at) if t is not None)
+    return found
+
+
+def plan_times(run: Run) -> dict[int, tuple[int, int]]:
+    """``id(node) -> (start_ns, end_ns)`` for the run, its steps and calls.
+
+    A tree without any timestamp (many artifacts record none) is laid out in 1 ms slots ending now, so it shows up
+    among recent traces; a partly timed tree keeps its times and fills the gaps after the preceding known time.
+    """
+    known = _known_times(run)
+    clock = _Clock(_ns(min(known)) - TICK_NS if known else 0)
+    times: dict[int, tuple[int, int]] = {}
+    run_start = clock.start(run.started_at)
+    steps_end: int | None = None
+    for step in run.steps:
+        step_start = clock.start(step.started_at)
+        first = step_start
+        calls_end: int | None = None
+        parallel_start: int | None = None
+        for call in step.calls:
+            if call.started_at is None and call.kind == "tool":
+                if parallel_start is None:
+                    parallel_start = clock.start(None)
+                start = parallel_start
+            else:
+                start = clock.start(call.started_at)
+            end = clock.end(start, call.ended_at)
+            times[id(call)] = (start, end)
+            first = min(first, start)
+            calls_end = end if calls_end is None else max(calls_end, end)
+        step_end = clock.end(step_start, step.ended_at, calls_end)
+        times[id(step)] = (first, step_end)
+        run_start = min(run_start, first)
+        steps_end = step_end if steps_end is None else max(steps_end, step_end)
+    times[id(run)] = (run_start, clock.end(run_start, run.ended_at, steps_end))
+    if not known:
+        shift = time.time_ns() - times[id(run)][1]
+        times = {key: (start + shift, end + shift) for key, (start, end) in times.items()}
+    return times
+
+
+# -- attributes ---------------------------------------------------------------------------------------------------
+
+
+def _attrs(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """OTel attributes from ``pairs``, leaving out ``None`` (the SDK warns on it) and making sequences tuples."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if value is None:
+            continue
+        if isinstance(value, list | tuple):
+            value = tuple(value)
+        out[key] = value
+    return out
+
+
+def _model_of(run: Run) -> str | None:
+    for key in ("model", "model_name", "llm_model"):
+        value = run.metadata.get(key)
+        if isinstance(value, str) and value:
+            return value
+    models = {c.name for s in run.steps for c in s.calls if c.kind == "llm" and c.name}
+    return models.pop() if len(models) == 1 else None
+
+
+def _sum(values: Iterable[int | float | None]) -> int | float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _run_attributes(run: Run, capture: bool) -> dict[str, Any]:
+    calls = [c for s in run.steps for c in s.calls]
+    model = _model_of(run)
+    provider = run.metadata.get("provider")
+    pairs: list[tuple[str, Any]] = [
+        (GEN_AI_OPERATION_NAME, OP_INVOKE_AGENT),
+        (GEN_AI_AGENT_NAME, run.framework),
+        (GEN_AI_CONVERSATION_ID, run.id),
+        (GEN_AI_REQUEST_MODEL, model),
+        (GEN_AI_PROVIDER_NAME, provider if isinstance(provider, str) else None),
+        (GEN_AI_USAGE_INPUT_TOKENS, _sum(c.input_tokens for c in calls)),
+        (GEN_AI_USAGE_OUTPUT_TOKENS, _sum(c.output_tokens for c in calls)),
+        ("codetracer.run.id", run.id),
+        ("codetracer.run.framework", run.framework),
+        ("codetracer.run.outcome", run.outcome.value),
+        ("codetracer.run.exit_status", run.exit_status),
+        ("codetracer.run.complete", run.complete),
+        ("codetracer.run.parent_run_id", run.parent_run_id),
+        ("codetracer.run.dropped_events", run.dropped_events or None),
+        ("codetracer.run.steps", len(run.steps)),
+        ("codetracer.run.error_steps", sum(1 for s in run.steps if s.is_error)),
+        ("codetracer.run.cost", _sum(c.cost for c in calls)),
+        ("codetracer.run.task", _clip(run.task) if capture and run.task else None),
+    ]
+    for key in ("instance_id", "source_path"):
+        value = run.metadata.get(key)
+        if isinstance(value, str | int | float | bool):
+            pairs.append((f"codetracer.run.{key}", value))
+    d = run.diagnosis
+    if d is not None:
+        pairs += [
+            ("codetracer.diagnosis.localizer", d.localizer),
+            ("codetracer.diagnosis.onset_step", d.onset_step),
+            ("codetracer.diagnosis.chain", list(d.chain)),
+            ("codetracer.diagnosis.confidence", float(d.confidence)),
+            ("codetracer.diagnosis.stage_id", d.stage_id),
+            ("codetracer.diagnosis.incorrect_step_ids", list(d.incorrect_step_ids)),
+            ("codetracer.diagnosis.unuseful_step_ids", list(d.unuseful_step_ids)),
+            ("codetracer.diagnosis.reasoning", _clip(d.reasoning) if d.reasoning else None),
+            ("codetracer.diagnosis.suggestion", d.suggestion),
+            ("codetracer.diagnosis.agent", d.agent),
+        ]
+    return _attrs(pairs)
+
+
+def _stage_attributes(stage: Stage, run: Run) -> dict[str, Any]:
+    holds_onset = run.diagnosis is not None and run.diagnosis.stage_id == stage.id
+    return _attrs(
+        [
+            ("codetracer.stage.id", stage.id),
+            ("codetracer.stage.kind", stage.kind),
+            ("codetracer.stage.start_step", stage.start_step),
+            ("codetracer.stage.end_step", stage.end_step),
+            ("codetracer.stage.source", stage.source),
+            ("codetracer.stage.holds_onset", True if holds_onset else None),
+        ]
+    )
+
+
+def _step_attributes(step: Step, run: Run, capture: bool) -> dict[str, Any]:
+    d = run.diagnosis
+    role = None
+    if d is not None:
+        if d.onset_step == step.id:
+            role = "onset"
+        elif step.id in d.chain:
+            role = "chain"
+    exit_codes = [o.exit_code for o in step.observations if o.exit_code is not None]
+    return _attrs(
+        [
+            ("codetracer.step.id", step.id),
+            ("codetracer.step.key", step.key),
+            ("codetracer.step.stage_id", step.stage_id),
+            ("codetracer.step.agent", step.agent),
+            ("codetracer.step.is_error", step.is_error),
+            ("codetracer.step.complete", step.complete),
+            ("codetracer.step.exit_code", exit_codes[-1] if exit_codes else None),
+            ("codetracer.step.raw_ref", step.raw_ref),
+            ("codetracer.step.thought", _clip(step.thought.text) if capture and step.thought else None),
+            ("codetracer.diagnosis.role", role),
+            ("codetracer.diagnosis.incorrect", True if d and step.id in d.incorrect_step_ids else None),
+            ("codetracer.diagnosis.unuseful", True if d and step.id in d.unuseful_step_ids else None),
+        ]
+    )
+
+
+def _llm_attributes(call: Call, capture: bool) -> dict[str, Any]:
+    output = None
+    if capture and call.response is not None:
+        message = {"role": "assistant", "parts": [{"type": "text", "content": _clip(call.response.text)}]}
+        output = json.dumps([message], ensure_ascii=False)
+    return _attrs(
+        [
+            (GEN_AI_OPERATION_NAME, OP_CHAT),
+            (GEN_AI_REQUEST_MODEL, call.name or None),
+            (GEN_AI_USAGE_INPUT_TOKENS, call.input_tokens),
+            (GEN_AI_USAGE_OUTPUT_TOKENS, call.output_tokens),
+            (GEN_AI_OUTPUT_MESSAGES, output),
+            ("codetracer.call.id", call.id),
+            ("codetracer.call.complete", call.complete),
+            ("codetracer.call.raw_ref", call.raw_ref),
+            ("codetracer.llm.input_messages", call.input_messages),
+            ("codetracer.llm.cost", call.cost),
+        ]
+    )
+
+
+def _tool_failure(call: Call) -> str | None:
+    """``error.type`` of a failed tool call (its exit code, or ``tool_error``), ``None`` when it did not fail."""
+    obs = call.observation
+    if obs is None:
+        return None
+    if obs.exit_code not in (None, 0):
+        return str(obs.exit_code)
+    return "tool_error" if obs.is_error else None
+
+
+def _tool_attributes(call: Call, capture: bool) -> dict[str, Any]:
+    action, obs = call.action, call.observation
+    arguments = None
+    if capture and action is not None and action.arguments:
+        arguments = _clip(json.dumps(action.arguments, ensure_ascii=False, default=repr))
+    return _attrs(
+        [
+            (GEN_AI_OPERATION_NAME, OP_EXECUTE_TOOL),
+            (GEN_AI_TOOL_NAME, call.name),
+            (GEN_AI_TOOL_CALL_ID, call.id),
+            (GEN_AI_TOOL_TYPE, "function"),
+            (GEN_AI_TOOL_CALL_ARGUMENTS, arguments),
+            (GEN_AI_TOOL_CALL_RESULT, _clip(obs.text.text) if capture and obs and obs.text else None),
+            (ERROR_TYPE, _tool_failure(call)),
+            ("codetracer.tool.command", action.command if action is not None else None),
+            ("codetracer.tool.edited_files", [e.path for e in action.edits] if action and action.edits else None),
+            ("codetracer.tool.exit_code", obs.exit_code if obs is not None else None),
+            ("codetracer.tool.is_error", obs.is_error if obs is not None else None),
+            ("codetracer.tool.output_chars", obs.text.size if obs is not None and obs.text is not None else None),
+            ("codetracer.call.complete", call.complete),
+            ("codetracer.call.raw_ref", call.raw_ref),
+        ]
+    )
+
+
+# -- the tree as spans --------------------------------------------------------------------------------------------
+
+
+def _error_events(span: Span, errors: Sequence[Any], at: int) -> None:
+    for err in errors:
+        span.add_event(
+            "exception",
+            _attrs([(EXCEPTION_TYPE, err.kind or "Error"), (EXCEPTION_MESSAGE, _clip(err.error))]),
+            timestamp=_ns(err.timestamp) if err.timestamp is not None else at,
+        )
+
+
+def _diagnosis_events(span: Span, step: Step, run: Run, at: int) -> None:
+    """The diagnosis where a person looks at the trace: on the onset step, on each chain step, with its evidence."""
+    d = run.diagnosis
+    if d is None:
+        return
+    if d.onset_step == step.id:
+        span.add_event(
+            "codetracer.diagnosis.onset",
+            _attrs(
+                [
+                    ("codetracer.diagnosis.localizer", d.localizer),
+                    ("codetracer.diagnosis.confidence", float(d.confidence)),
+                    ("codetracer.diagnosis.chain", list(d.chain)),
+                    ("codetracer.diagnosis.reasoning", _clip(d.reasoning) if d.reasoning else None),
+                    ("codetracer.diagnosis.suggestion", d.suggestion),
+                ]
+            ),
+            timestamp=at,
+        )
+    if step.id in d.chain:
+        span.add_event(
+            "codetracer.diagnosis.chain",
+            _attrs(
+                [
+                    ("codetracer.diagnosis.onset_step", d.onset_step),
+                    ("codetracer.diagnosis.chain_position", d.chain.index(step.id) + 1),
+                ]
+            ),
+            timestamp=at,
+        )
+    for ev in d.evidence:
+        if ev.step_id == step.id:
+            span.add_event(
+                "codetracer.diagnosis.evidence",
+                _attrs(
+                    [
+                        ("codetracer.evidence.signal", ev.signal),
+                        ("codetracer.evidence.detail", ev.detail or None),
+                        ("codetracer.evidence.weight", float(ev.weight)),
+                    ]
+                ),
+                timestamp=at,
+            )
+
+
+def tree_to_spans(run: Run, tracer_provider: TracerProvider, *, capture_content: bool | None = None) -> str:
+    """Emit ``run`` as one trace of ended spans into ``tracer_provider``; returns the trace id (32 hex digits).
+
+    The spans carry the tree's own timestamps where it has them (see :func:`plan_times`), so a historical run shows
+    up when it happened. ``capture_content`` (default: ``$OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``) adds
+    the texts -- task, thoughts, tool arguments and outputs, model responses -- which may hold secrets; shell
+    commands, exit codes and the diagnosis are always sent, being what a person needs to read the failure.
+    """
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    capture = capture_content_default() if capture_content is None else capture_content
+    times = plan_times(run)
+    tracer = tracer_provider.get_tracer(SCOPE, __version__)
+    run_start, run_end = times[id(run)]
+
+    root = tracer.start_span(
+        f"{OP_INVOKE_AGENT} {run.framework}",
+        context=otel_context.Context(),  # a run is a trace of its own, whatever span is current on this thread
+        kind=SpanKind.INTERNAL,
+        attributes=_run_attributes(run, capture),
+        start_time=run_start,
+    )
+    _error_events(root, run.errors, run_start)
+    root_ctx = trace.set_span_in_context(root)
+
+    stage_spans: dict[int, Span] = {}
+    for stage in run.stages:
+        spans_of = [times[id(s)] for s in run.steps if stage.start_step <= s.id <= stage.end_step]
+        if not spans_of:
+            continue
+        stage_spans[stage.id] = tracer.start_span(
+            f"stage {stage.kind}",
+            context=root_ctx,
+            attributes=_stage_attributes(stage, run),
+            start_time=min(s for s, _ in spans_of),
+        )
+
+    for step in run.steps:
+        stage_id = step.stage_id
+        if stage_id is None or stage_id not in stage_spans:
+            found = run.stage_of(step.id)
+            stage_id = found.id if found is not None else None
+        parent = stage_spans.get(stage_id) if stage_id is not None else None
+        step_start, step_end = times[id(step)]
+        step_span = tracer.start_span(
+            f"step {step.id}",
+            context=trace.set_span_in_context(parent) if parent is not None else root_ctx,
+            attributes=_step_attributes(step, run, capture),
+            start_time=step_start,
+        )
+        _diagnosis_events(step_span, step, run, step_start)
+        for obs in step.observations:
+            step_span.add_event(
+                "codetracer.observation",
+                _attrs(
+                    [
+                        ("codetracer.observation.exit_code", obs.exit_code),
+                        ("codetracer.observation.is_error", obs.is_error),
+                        ("codetracer.observation.text", _clip(obs.text.text) if capture and obs.text else None),
+                    ]
+                ),
+                timestamp=step_end,
+            )
+        _error_events(step_span, step.errors, step_end)
+        if step.errors:
+            step_span.set_status(Status(StatusCode.ERROR, step.errors[-1].kind or "error"))
+        step_ctx = trace.set_span_in_context(step_span)
+        for call in step.calls:
+            call_start, call_end = times[id(call)]
+            if call.kind == "llm":
+                name = f"{OP_CHAT} {call.name}" if call.name else OP_CHAT
+                span = tracer.start_span(
+                    name,
+                    context=step_ctx,
+                    kind=SpanKind.CLIENT,
+                    attributes=_llm_attributes(call, capture),
+                    start_time=call_start,
+                )
+            else:
+                span = tracer.start_span(
+                    f"{OP_EXECUTE_TOOL} {call.name}",
+                    context=step_ctx,
+                    kind=SpanKind.INTERNAL,
+                    attributes=_tool_attributes(call, capture),
+                    start_time=call_start,
+                )
+                failure = _tool_failure(call)
+                if failure is not None:
+                    span.set_status(Status(StatusCode.ERROR, f"exit code {failure}" if failure.isdigit() else failure))
+            span.end(end_time=call_end)
+        step_span.end(end_time=step_end)
+
+    for stage in run.stages:
+        stage_span = stage_spans.get(stage.id)
+        if stage_span is not None:
+            ends = [times[id(s)][1] for s in run.steps if stage.start_step <= s.id <= stage.end_step]
+            stage_span.end(end_time=max(ends))
+
+    if run.outcome is Outcome.FAILED:
+        root.set_attribute(ERROR_TYPE, run.exit_status or "failed")
+        why = f"run failed ({run.exit_status})" if run.exit_status else "run failed"
+        root.set_status(Status(StatusCode.ERROR, why))
+    root.end(end_time=run_end)
+    return format(root.get_span_context().trace_id, "032x")
+
+
+# -- building an OTLP pipeline ------------------------------------------------------------------------------------
+
+
+def _require_otel() -> None:
+    try:
+        import opentelemetry.exporter.otlp.proto.http.trace_exporter
+        import opentelemetry.sdk.trace  # noqa: F401
+    except ImportError as exc:
+        raise CodetracerError(
+            f"OpenTelemetry export needs the otel extra: pip install 'codetracer[otel]' ({exc})"
+        ) from None
+
+
+def _resource() -> Any:
+    """The SDK resource from ``OTEL_RESOURCE_ATTRIBUTES`` / ``OTEL_SERVICE_NAME``, named ``codetracer`` by default."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    try:
+        resource = Resource.create()
+    except RuntimeError:  # at interpreter exit the SDK's detector thread pool can no longer start
+        resource = Resource({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or "unknown_service"})
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: "codetracer"}))
+    return resource
+
+
+def otlp_span_exporter(
+    endpoint: str | None = None, *, headers: Mapping[str, str] | None = None, timeout: float | None = None
+) -> SpanExporter:
+    """An OTLP/HTTP (protobuf) span exporter; without arguments it follows the standard ``OTEL_EXPORTER_OTLP_*``
+    variables (endpoint, headers, timeout, compression, certificates)."""
+    _require_otel()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter(
+        endpoint=traces_url(endpoint) if endpoint else None,
+        headers=dict(headers) if headers is not None else None,
+        timeout=timeout,
+    )
+
+
+def _bounded(func: Callable[[], object], timeout: float, name: str) -> bool:
+    """Run ``func`` on a daemon thread and wait at most ``timeout`` seconds: the SDK's ``force_flush`` has no
+    working timeout, and a hanging collector must not hang the caller. True when it finished and returned truthy."""
+    done = threading.Event()
+    result: list[object] = [False]
+
+    def target() -> None:
+        try:
+            result[0] = func()
+        except Exception:
+            log.exception("codetracer OpenTelemetry %s failed", name)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"codetracer-otel-{name}", daemon=True).start()
+    return done.wait(timeout) and result[0] is not False
+
+
+# -- live export plugin -------------------------------------------------------------------------------------------
+
+_explicit_exporters: weakref.WeakSet[OtelExporter] = weakref.WeakSet()
+
+
+class OtelExporter:
+    """Live OpenTelemetry export of every run a Tracer finishes.
+
+    Register it on a tracer (``tracer.pm.register(OtelExporter())``) or set ``CODETRACER_OTEL=1`` to turn on the
+    instance codetracer advertises as entry point ``otel`` (loaded by every Tracer). The Tracer's writer thread calls
+    the ``codetracer_run_completed`` hook with the finished, validated tree; it turns the tree into spans and hands
+    them to a ``BatchSpanProcessor``, which queues them (dropping, never waiting, when its queue is full) and sends
+    them from its own thread. So the agent's thread never touches OpenTelemetry, and a slow or dead collector costs
+    the agent nothing; export failures are logged by the SDK and counted here, never raised.
+
+    :param endpoint: collector base URL or traces URL (default: the ``OTEL_EXPORTER_OTLP_*`` variables).
+    :param tracer_provider: send through this provider instead (e.g. the one Phoenix's ``register()`` returns);
+        codetracer then neither flushes nor shuts it down at exit.
+    :param span_exporter: use this SDK span exporter (console, gRPC, ...) behind a ``BatchSpanProcessor``.
+    :param localize: diagnose failed runs that have no diagnosis yet with the default localizer before export.
+    :param capture_content: send texts too (default ``$OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
+    :param enabled: ``True`` always exports; ``None`` exports only while ``$CODETRACER_OTEL`` is set (and no
+        explicitly created exporter exists, so runs are not sent twice).
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        span_exporter: SpanExporter | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        localize: bool = True,
+        capture_content: bool | None = None,
+        enabled: bool | None = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.headers = headers
+        self.timeout = timeout
+        self.localize = localize
+        self.capture_content = capture_content
+        self.enabled = enabled
+        self.exported = 0
+        """Runs handed to the span processor."""
+        self.failures = 0
+        """Runs that could not be turned into spans (logged once)."""
+        self._provider: TracerProvider | None = tracer_provider
+        self._owns_provider = tracer_provider is None
+        self._span_exporter = span_exporter
+        self._lock = threading.Lock()
+        self._broken = False
+        self._localizer: Any = None
+        self._localizer_loaded = False
+        if enabled:
+            _explicit_exporters.add(self)
+
+    @property
+    def active(self) -> bool:
+        """Whether :meth:`export_run` sends anything right now."""
+        if self._broken or self.enabled is False:
+            return False
+        if self.enabled is None:
+            explicit = any(e.enabled and not e._broken for e in list(_explicit_exporters))
+            return _truthy(os.environ.get(ENABLE_ENV)) and not explicit
+        return True
+
+    def provider(self) -> TracerProvider:
+        """The tracer provider spans go to; built on first use (imports OpenTelemetry only then)."""
+        if self._provider is None:
+            with self._lock:
+                if self._provider is None:
+                    _require_otel()
+                    from opentelemetry.sdk.trace import TracerProvider
+                    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+                    exporter = self._span_exporter or otlp_span_exporter(
+                        self.endpoint, headers=self.headers, timeout=self.timeout
+                    )
+                    # shutdown_on_exit=False: the SDK's own exit hook flushes without a time limit.
+                    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+                    provider.add_span_processor(BatchSpanProcessor(exporter))
+                    atexit.register(self._at_exit)
+                    self._provider = provider
+        return self._provider
+
+    def _default_localizer(self) -> Any:
+        if not self._localizer_loaded:
+            from codetracer.core.localize import LocalizerRegistry
+
+            self._localizer = LocalizerRegistry.from_plugins().get()
+            self._localizer_loaded = True
+        return self._localizer
+
+    def _prepared(self, run: Run) -> Run:
+        """``run`` with a diagnosis when it failed and has none; a copy, so the Tracer's stored tree is untouched."""
+        if not self.localize or run.diagnosis is not None or run.outcome is not Outcome.FAILED:
+            return run
+        try:
+            localizer = self._default_localizer()
+            if localizer is None:
+                return run
+            return run.model_copy(update={"diagnosis": localizer.localize(run)})
+        except Exception as exc:  # noqa: BLE001 - export the tree without a diagnosis rather than nothing
+            log.warning("codetracer could not diagnose run %s for export (%s: %s)", run.id, type(exc).__name__, exc)
+            return run
+
+    @hookimpl
+    def codetracer_run_completed(self, run: Run) -> None:
+        """The tracer's writer thread hands over each finished tree: export it."""
+        self.export_run(run)
+
+    def export_run(self, run: Run) -> None:
+        """Queue ``run`` as spans for export. Called by the Tracer off the agent's thread; never raises."""
+        if not self.active:
+            return
+        try:
+            tree_to_spans(self._prepared(run), self.provider(), capture_content=self.capture_content)
+            self.exported += 1
+        except CodetracerError as exc:
+            self._broken = True
+            log.warning("codetracer OpenTelemetry export is off: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - an exporter must never reach the agent
+            self.failures += 1
+            if self.failures == 1:
+                log.warning(
+                    "codetracer could not export run %s to OpenTelemetry (%s: %s); further failures are counted",
+                    run.id,
+                    type(exc).__name__,
+                    exc,
+                )
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Send what is queued, waiting at most ``timeout`` seconds; False when it was not sent in time."""
+        provider = self._provider
+        if provider is None:
+            return True
+        return _bounded(provider.force_flush, timeout, "flush")
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Flush and stop the export thread (only a provider codetracer built), waiting at most ``timeout`` seconds."""
+        provider = self._provider
+        if provider is None or not self._owns_provider:
+            return True
+        atexit.unregister(self._at_exit)
+        self._broken = True  # nothing more can be sent through a shut-down provider
+
+        def stop() -> bool:
+            provider.shutdown()
+            return True
+
+        return _bounded(stop, timeout, "shutdown")
+
+    def _at_exit(self) -> None:
+        """At exit: let live tracers close their open runs first (so those get exported too), then flush, bounded."""
+        try:
+            from codetracer.core.tracer import _close_all_tracers
+
+            _close_all_tracers()
+        except Exception:
+            log.exception("codetracer could not close tracers before the OpenTelemetry flush")
+        try:
+            timeout = float(os.environ.get(EXIT_TIMEOUT_ENV, "5"))
+        except ValueError:
+            timeout = 5.0
+        if not self.shutdown(timeout):
+            log.warning("codetracer: the OpenTelemetry collector did not take the last spans within %.0f s", timeout)
+
+
+env_exporter = OtelExporter(enabled=None)
+"""The instance behind entry point ``codetracer.otel``: exports only while ``CODETRACER_OTEL`` is set."""
+
+
+# -- one-shot export ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SendResult:
+    """What :func:`send_runs` sent: whether the collector accepted every batch, and the trace id of each run."""
+
+    ok: bool
+    endpoint: str
+    spans: int = 0
+    trace_ids: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def send_runs(
+    runs: Iterable[Run],
+    *,
+    endpoint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    capture_content: bool | None = None,
+    span_exporter: SpanExporter | None = None,
+    batch_size: int = 512,
+) -> SendResult:
+    """Export ``runs`` now and report whether the collector took them (for the CLI: a person waits for the answer).
+
+    The spans are built in memory first and then posted in batches of ``batch_size``, each request bounded by the
+    exporter's timeout (``timeout`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``, default 10 s, retries included).
+    """
+    _require_otel()
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    result = SendResult(ok=True, endpoint="(custom exporter)" if span_exporter else resolved_endpoint(endpoint))
+    for run in runs:
+        result.trace_ids[run.id] = tree_to_spans(run, provider, capture_content=capture_content)
+    spans = memory.get_finished_spans()
+    result.spans = len(spans)
+    exporter = span_exporter or otlp_span_exporter(endpoint, headers=headers, timeout=timeout)
+    try:
+        for i in range(0, len(spans), batch_size):
+            if exporter.export(spans[i : i + batch_size]) is not SpanExportResult.SUCCESS:
+                result.ok = False
+                result.error = f"the collector at {result.endpoint} did not accept the spans (see the log above)"
+                break
+    finally:
+        exporter.shutdown()
+        provider.shutdown()
+    return result
