@@ -45,13 +45,13 @@ def mode_json(root: Path) -> dict[str, object]:
     return {"seconds": time.perf_counter() - start, "files": len(files), "mb": size / 2**20}
 
 
-def _extract_one(item: tuple[str, str]) -> tuple[int, int, int]:
-    from codetracer.core.extract import ExtractorRegistry, Failure, _extract_one
+def _extract_item(item: tuple[str, str]) -> tuple[int, int, int]:
+    from codetracer.core.extract import ExtractorRegistry, Failure, extract_one
 
     path, name = item
     extractor = ExtractorRegistry.from_plugins().get(name)
     runs = steps = failures = 0
-    for result in _extract_one(Path(path), extractor):
+    for result in extract_one(Path(path), extractor):
         if isinstance(result, Failure):
             failures += 1
         else:
@@ -90,7 +90,7 @@ def mode_parallel(root: Path) -> dict[str, object]:
     runs = steps = 0
     workers = os.cpu_count() or 1
     with ProcessPoolExecutor(workers) as pool:
-        for r, s, f in pool.map(_extract_one, items, chunksize=8):
+        for r, s, f in pool.map(_extract_item, items, chunksize=8):
             runs, steps, failures = runs + r, steps + s, failures + f
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {

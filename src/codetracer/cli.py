@@ -127,8 +127,7 @@ def format_summary(runs: list[tuple[str, str, bool]], unreadable: int) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from codetracer.core.extract import ExtractorRegistry, Failure
-    from codetracer.core.extract import _extract_one as extract_one
+    from codetracer.core.extract import ExtractorRegistry, Failure, extract_one
     from codetracer.core.localize import LocalizerRegistry
     from codetracer.core.render import render_text, run_to_json_obj
 
@@ -154,7 +153,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for entry in found:
         items = [entry] if isinstance(entry, Failure) else list(extract_one(*entry))
         if not isinstance(entry, Failure):
-            progress.advance(str(entry[0]))
+            progress.advance(_relative(entry[0], Path(args.path)))
         for item in items:
             if isinstance(item, Failure):
                 failures += 1
@@ -190,6 +189,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"codetracer: {failures} input(s) could not be read; the rest were processed", file=sys.stderr)
         return 1
     return 0
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` below ``root`` for the progress line (the root is already on screen in the command)."""
+    try:
+        return str(path.relative_to(root)) or path.name
+    except ValueError:
+        return str(path)
 
 
 class _CountingLocalizer:

@@ -322,10 +322,11 @@ def extract_all(root: Path, registry: ExtractorRegistry | None = None) -> Iterat
             yield item
             continue
         path, extractor = item
-        yield from _extract_one(path, extractor)
+        yield from extract_one(path, extractor)
 
 
-def _extract_one(path: Path, extractor: Extractor) -> Iterator[Run | Failure]:
+def extract_one(path: Path, extractor: Extractor) -> Iterator[Run | Failure]:
+    """The runs of one artifact, or one :class:`Failure` line; never raises for bad input."""
     try:
         runs = build_runs(path, extractor)
     except ExtractError as exc:

@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 import weakref
-from collections import deque
 from pathlib import Path
 
 from codetracer.core import config
@@ -32,6 +31,19 @@ from codetracer.hooks.manager import PluginManager
 log = logging.getLogger("codetracer")
 
 _STOP = object()
+
+
+class RecentRuns(list[Run]):
+    """A list that keeps only the newest ``limit`` runs: a long-lived tracer must not grow without bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def append(self, run: Run) -> None:
+        super().append(run)
+        if len(self) > self.limit:
+            del self[: len(self) - self.limit]
 
 
 class Tracer:
@@ -67,7 +79,7 @@ class Tracer:
         if load_plugins:
             self.pm.load_entrypoint_plugins()
         self.events = Events(self.pm.relay)
-        self.runs: deque[Run] = deque(maxlen=keep_runs)
+        self.runs: RecentRuns = RecentRuns(keep_runs)
         """The last ``keep_runs`` runs this tracer finished, in order (older ones are in the store)."""
         self.deferred = 0
         """Finished runs left in their journal because the writer queue was full or the store failed."""

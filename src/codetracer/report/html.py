@@ -1,0 +1,226 @@
+"""Render a run as one self-contained HTML page.
+
+Why it is built this way:
+
+- **One file, nothing external.** Reports travel as CI artifacts and mail attachments and are opened offline, so
+  the CSS and the script are inlined and the page loads nothing (no CDN, no fonts, no images but ``data:``).
+- **Trajectory text is hostile.** Observations hold whatever the agent's tools printed, HTML and ``<script>``
+  included. The run is embedded as JSON in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&``
+  written as ``\\u003c`` ... (so no text can close the block or open a comment), and the page script only ever puts
+  it into the DOM with ``textContent``. A strict Content-Security-Policy allows exactly our own script and style by
+  hash, so even a mistake in that rule could not run injected code.
+- **Fast for long runs.** Step bodies (full commands and outputs) are built only when a step is opened and stage
+  contents only when a stage is unfolded, so a 1,000-step run shows its timeline and the onset at once. Texts are
+  capped at :data:`TEXT_LIMIT` characters (head and tail kept: the end is where errors show); the whole text stays
+  in the store (``codetracer show RUN --step N``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from codetracer import __version__
+from codetracer.core.model import Call, Observation, Run, Step, Text
+from codetracer.core.render import action_summary, shorten
+
+TEXT_LIMIT = 40_000
+"""Characters of one text kept in a report; longer texts keep their head and tail."""
+
+_SUMMARY = 160
+"""Characters of a step's one-line action / output summary in the tree row."""
+
+_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_UNSAFE_IN_SCRIPT = re.compile("[<>&\u2028\u2029\ud800-\udfff]")
+
+
+def _asset(name: str) -> str:
+    return resources.files("codetracer.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def _csp_hash(source: str) -> str:
+    """The CSP source expression allowing exactly this inline script or style and nothing else."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def embed_json(data: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` appear literally.
+
+    Lone surrogates (kept by the blob store's ``surrogatepass``) become ``\\udXXX`` escapes, which JSON allows, so
+    the file is always valid UTF-8.
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=repr)
+    return _UNSAFE_IN_SCRIPT.sub(lambda m: _ESCAPES.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+
+
+# -- data --------------------------------------------------------------------------------------------------------------
+
+
+def _clip(text: str | Text | None, limit: int) -> dict[str, Any] | None:
+    """A text for the page: whole when short, else head + tail, with its real size so the page can say what is cut."""
+    if text is None:
+        return None
+    if isinstance(text, Text):
+        value, size, elided = text.text, text.size, text.elided
+    else:
+        value, size, elided = text, len(text), False
+    if len(value) > limit:
+        half = limit // 2
+        value = value[:half] + f"\n[... {len(value) - 2 * half:,} characters not in this report ...]\n" + value[-half:]
+        elided = True
+    out: dict[str, Any] = {"t": value, "n": size}
+    if elided:
+        out["cut"] = True
+    return out
+
+
+def _observation(obs: Observation, limit: int) -> dict[str, Any]:
+    return {"text": _clip(obs.text, limit), "exit": obs.exit_code, "error": obs.is_error}
+
+
+def _call(call: Call, limit: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": call.kind, "name": call.name, "id": call.id}
+    if call.started_at is not None and call.ended_at is not None:
+        out["secs"] = round(call.ended_at - call.started_at, 3)
+    if call.action is not None:
+        a = call.action
+        out["command"] = _clip(a.command, limit)
+        if a.arguments and a.arguments != {"command": a.command}:  # a bare command is already shown as such
+            out["args"] = _clip(json.dumps(a.arguments, indent=2, ensure_ascii=False, default=repr), limit)
+        if a.edits:
+            out["edits"] = [{"path": e.path, "diff": _clip(e.diff or e.new or "", limit)} for e in a.edits]
+    if call.observation is not None:
+        out["obs"] = _observation(call.observation, limit)
+    if call.response is not None:
+        out["response"] = _clip(call.response, limit)
+    if call.input_tokens is not None or call.output_tokens is not None:
+        out["tokens"] = [call.input_tokens or 0, call.output_tokens or 0]
+    if not call.complete:
+        out["incomplete"] = True
+    return out
+
+
+def _step(step: Step, limit: int) -> dict[str, Any]:
+    observations = step.all_observations
+    last = observations[-1] if observations else None
+    summary = "; ".join(action_summary(a) for a in step.actions)
+    if not summary:
+        source = step.thought.text if step.thought else (step.messages[0].content.text if step.messages else "")
+        summary = source
+    result = ""
+    if last is not None:
+        facts = [f"exit {last.exit_code}"] if last.exit_code is not None else []
+        if last.text is not None and last.text.text.strip():
+            facts.append(shorten(last.text.text, _SUMMARY))
+        result = " · ".join(facts)
+    return {
+        "id": step.id,
+        "stage": step.stage_id,
+        "agent": step.agent,
+        "err": step.is_error,
+        "incomplete": not step.complete,
+        "sum": shorten(summary, _SUMMARY),
+        "res": result,
+        "body": {
+            "thought": _clip(step.thought, limit),
+            "calls": [_call(c, limit) for c in step.calls],
+            "obs": [_observation(o, limit) for o in step.observations],
+            "msgs": [{"role": m.role, "name": m.name, "text": _clip(m.content, limit)} for m in step.messages],
+            "errors": [{"kind": e.kind, "error": e.error} for e in step.errors],
+        },
+    }
+
+
+def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON-able data (tested on its own, and handy for other front ends)."""
+    d = run.diagnosis
+    return {
+        "version": __version__,
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "run": {
+            "id": run.id,
+            "framework": run.framework,
+            "task": _clip(run.task, text_limit),
+            "outcome": run.outcome.value,
+            "exit_status": run.exit_status,
+            "complete": run.complete,
+            "dropped_events": run.dropped_events,
+            "started_at": run.started_at,
+            "ended_at": run.ended_at,
+            "source": run.metadata.get("source_path"),
+        },
+        "stages": [
+            {"id": s.id, "kind": s.kind, "start": s.start_step, "end": s.end_step, "source": s.source}
+            for s in run.stages
+        ],
+        "steps": [_step(step, text_limit) for step in run.steps],
+        "diagnosis": None
+        if d is None
+        else {
+            "localizer": d.localizer,
+            "onset": d.onset_step,
+            "chain": d.chain,
+            "stage": d.stage_id,
+            "incorrect": d.incorrect_step_ids,
+            "unuseful": d.unuseful_step_ids,
+            "confidence": d.confidence,
+            "reasoning": d.reasoning,
+            "suggestion": d.suggestion,
+            "agent": d.agent,
+            "evidence": [
+                {"step": e.step_id, "signal": e.signal, "detail": e.detail, "weight": e.weight} for e in d.evidence
+            ],
+        },
+    }
+
+
+# -- page --------------------------------------------------------------------------------------------------------------
+
+
+def render_html(run: Run, *, text_limit: int = TEXT_LIMIT) -> str:
+    """The whole report page as a string (UTF-8 HTML, no external reference of any kind)."""
+    script = _asset("report.js")
+    style = _asset("report.css")
+    csp = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src {_csp_hash(script)}",
+            f"style-src {_csp_hash(style)}",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        ]
+    )
+    page = _asset("report.html")
+    replacements = {
+        "@CSP@": html.escape(csp, quote=True),
+        "@TITLE@": html.escape(f"codetracer report: {run.id}"),
+        "@STYLE@": style,
+        "@DATA@": embed_json(report_data(run, text_limit=text_limit)),
+        "@SCRIPT@": script,
+    }
+    # One pass, so a placeholder-looking string inside the data can never be substituted again.
+    return re.sub("@(CSP|TITLE|STYLE|DATA|SCRIPT)@", lambda m: replacements[m.group()], page)
+
+
+def write_report(run: Run, path: Path | str, *, text_limit: int = TEXT_LIMIT) -> Path:
+    """Write the report atomically (temp file + rename), so a half-written page never replaces a good one."""
+    target = Path(path)
+    text = render_html(run, text_limit=text_limit)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # plain open: the file gets the usual permissions
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
