@@ -127,7 +127,7 @@ def format_summary(runs: list[tuple[str, str, bool]], unreadable: int) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from codetracer.core.extract import ExtractorRegistry, Failure, extract_one
+    from codetracer.core.extract import ExtractorRegistry, Failure, extract_in_order
     from codetracer.core.localize import LocalizerRegistry
     from codetracer.core.render import render_text, run_to_json_obj
 
@@ -150,8 +150,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     failures = 0
     batch = []
     seen: list[tuple[str, str, bool]] = []
-    for entry in found:
-        items = [entry] if isinstance(entry, Failure) else list(extract_one(*entry))
+    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    # the default signal localizer runs in the workers; others (an LLM with this project's memory) run here
+    in_workers = localizer is not None and localizer.name == "signals"
+    for entry, items in extract_in_order(
+        found, jobs=jobs, localizer="signals" if in_workers else None, all_runs=args.all_runs
+    ):
         if not isinstance(entry, Failure):
             progress.advance(_relative(entry[0], Path(args.path)))
         for item in items:
@@ -161,7 +165,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 print(f"codetracer: {item.path}: {item.message}", file=sys.stderr)
                 continue
             run = item
-            if localizer is not None and (run.outcome.value != "solved" or args.all_runs):
+            if localizer is not None and run.diagnosis is None and (run.outcome.value != "solved" or args.all_runs):
                 run.diagnosis = localizer.localize(run)
                 if store is not None:
                     run.diagnosis = memory.mention_known_pattern(store, run, run.diagnosis)
@@ -485,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold", action="store_true", help="fold stages that do not hold the onset")
     p.add_argument("--remember", action="store_true", help="store the diagnoses as (unconfirmed) failure patterns")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-j", "--jobs", type=int, help="processes reading artifacts in parallel (default: one per core)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser(

@@ -344,3 +344,53 @@ def extract_one(path: Path, extractor: Extractor) -> Iterator[Run | Failure]:
     if not runs:
         yield Failure(path, f"{extractor.name}: the artifact holds no run")
     yield from runs
+
+
+_worker_registry: ExtractorRegistry | None = None
+_worker_localizers: dict[str, Any] = {}
+
+
+def _extract_in_worker(item: tuple[str, str, str | None, bool]) -> list[Run | Failure]:
+    global _worker_registry
+    if _worker_registry is None:
+        _worker_registry = ExtractorRegistry.from_plugins()
+    path, name, localizer_name, all_runs = item
+    results = list(extract_one(Path(path), _worker_registry.get(name)))
+    if localizer_name is not None:
+        localizer = _worker_localizers.get(localizer_name)
+        if localizer is None:
+            from codetracer.core.localize import LocalizerRegistry
+
+            localizer = _worker_localizers[localizer_name] = LocalizerRegistry.from_plugins().get(localizer_name)
+        for run in results:
+            if isinstance(run, Run) and (run.outcome.value != "solved" or all_runs):
+                run.diagnosis = localizer.localize(run)
+    return results
+
+
+def extract_in_order(
+    found: list[tuple[Path, Extractor] | Failure],
+    *,
+    jobs: int = 1,
+    localizer: str | None = None,
+    all_runs: bool = False,
+) -> Iterator[tuple[tuple[Path, Extractor] | Failure, list[Run | Failure]]]:
+    """Each discovered entry with its runs (or its failure), in discovery order.
+
+    With ``jobs > 1`` the artifacts are read by a pool of processes (extractors are looked up by name there, so they
+    must come from the plugin registry); trees travel back pickled, which costs far less than building them. With
+    ``localizer`` (a registered name) the workers also diagnose the runs that are not solved (all with ``all_runs``);
+    serially, diagnosing is left to the caller.
+    """
+    work = [entry for entry in found if not isinstance(entry, Failure)]
+    if jobs <= 1 or len(work) < 2 * jobs:
+        for entry in found:
+            yield entry, [entry] if isinstance(entry, Failure) else list(extract_one(*entry))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(work))) as pool:
+        tasks = [(str(p), e.name, localizer, all_runs) for p, e in work]
+        results = pool.map(_extract_in_worker, tasks, chunksize=4)
+        for entry in found:
+            yield entry, [entry] if isinstance(entry, Failure) else next(results)

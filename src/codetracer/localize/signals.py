@@ -253,7 +253,7 @@ def rewritten_files(view: RunView) -> list[Evidence]:
     last_write: dict[str, int] = {}
     for i, targets in enumerate(view.edit_targets):
         structured = any(a.edits for a in view.steps[i].actions)
-        for path in targets:
+        for path in sorted(targets):
             if path in last_write and not structured:  # structured edits are judged by overwritten_edits
                 prev = last_write[path]
                 found.append(_ev(view, prev, "overwritten_edit", f"{path} written again at step {i + 1}", 0.3))
@@ -269,7 +269,7 @@ def unneeded_edits(view: RunView) -> list[Evidence]:
     found = []
     context = [task]
     for i, targets in enumerate(view.edit_targets):
-        for path in targets:
+        for path in sorted(targets):
             name = path.rsplit("/", 1)[-1]
             if _SCRATCH.search(name) or any(name in text for text in context):
                 continue
