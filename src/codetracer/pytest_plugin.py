@@ -1,0 +1,701 @@
+"""pytest plugin: a failing agent test shows *where the agent went wrong*.
+
+Registered through the ``pytest11`` entry point, so installing codetracer is the whole setup; it is **off** unless
+``--codetracer`` is given (or ``codetracer = true`` in the ini file). Off, it adds its options and the ``codetracer``
+fixture and nothing else: this module imports only pytest and the standard library, no hook of it runs per test, and
+no agent framework is imported. pytest loads it in every session of every project where codetracer is installed, so
+anything heavier is imported inside functions.
+
+On, every agent run inside a test is traced through codetracer's live adapters, installed automatically for each
+framework the tests import (a reversible class-level patch, applied when the framework module is imported and undone
+at session end):
+
+* mini-swe-agent: ``DefaultAgent.run`` traces each agent (and subclass) the first time it runs;
+* LangChain / LangGraph: the process-wide callback registration (``register_global``);
+* OpenHands: each ``LocalConversation`` / ``RemoteConversation`` gets a codetracer callback at construction, and a
+  local conversation's run ends when ``run()`` returns;
+* SWE-agent: each ``DefaultAgent`` gets the codetracer hook at construction.
+
+When a test fails, its report gets a section with each run's tree (stages not holding the onset folded), the
+localized onset and chain (default localizer), and where the full trace is (a JSON file and the store under
+``--codetracer-dir``). Tracing never changes a test's outcome: every hook body here is guarded, and the adapters never
+let an exception reach the agent.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+    from codetracer.core.model import Run
+    from codetracer.core.tracer import Tracer
+
+log = logging.getLogger("codetracer.pytest")
+
+SECTION = "codetracer: where the agent went wrong"
+"""Title of the report section a failing test gets (pytest prints it under the failure)."""
+
+RUNS_PROPERTY = "codetracer_runs"
+"""``user_properties`` key listing the ids of a test's runs (travels through xdist and into JUnit XML)."""
+
+DEFAULT_DIR = ".codetracer"
+"""Where traces and reports go when no ``--codetracer-dir`` is given (relative to pytest's rootdir)."""
+
+_SESSION = "codetracer-session"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# options
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("codetracer", "codetracer: trace agent runs and localize failures")
+    group.addoption(
+        "--codetracer",
+        action="store_true",
+        dest="codetracer",
+        default=None,
+        help="trace every agent run inside a test (mini-swe-agent, LangChain/LangGraph, OpenHands, SWE-agent); a "
+        "failing test's report shows the run's tree, the localized onset and chain, and the full trace's path",
+    )
+    group.addoption(
+        "--no-codetracer", action="store_false", dest="codetracer", help="turn codetracer off (overrides the ini)"
+    )
+    group.addoption(
+        "--codetracer-dir",
+        dest="codetracer_dir",
+        default=None,
+        metavar="DIR",
+        help=f"where traces (SQLite store, JSON trees) and failure reports go (default: <rootdir>/{DEFAULT_DIR}); "
+        "several xdist workers share it",
+    )
+    group.addoption(
+        "--codetracer-keep",
+        dest="codetracer_keep",
+        choices=("all", "failed"),
+        default=None,
+        help="keep the runs of every test (all, the default) or only of failing tests (failed)",
+    )
+    parser.addini("codetracer", type="bool", default=False, help="turn codetracer on, like --codetracer")
+    parser.addini("codetracer_dir", default="", help="like --codetracer-dir (relative to the rootdir)")
+    parser.addini("codetracer_keep", default="all", help="like --codetracer-keep: all or failed")
+
+
+def _enabled(config: pytest.Config) -> bool:
+    flag = config.getoption("codetracer", None)
+    return bool(config.getini("codetracer")) if flag is None else bool(flag)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "codetracer_off: do not trace the agent runs of this test (--codetracer)")
+    if not _enabled(config):
+        return
+    folder = config.getoption("codetracer_dir") or config.getini("codetracer_dir") or DEFAULT_DIR
+    path = Path(os.path.expandvars(str(folder))).expanduser()
+    if not path.is_absolute():
+        path = (config.rootpath / path) if not config.getoption("codetracer_dir") else Path.cwd() / path
+    keep = config.getoption("codetracer_keep") or config.getini("codetracer_keep") or "all"
+    if keep not in ("all", "failed"):
+        raise pytest.UsageError(f"codetracer_keep must be 'all' or 'failed', not {keep!r}")
+    session = CodetracerSession(config, path.resolve(), keep)
+    config.pluginmanager.register(session, _SESSION)
+    session.install()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# the fixture
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+class TestTrace:
+    """What the ``codetracer`` fixture gives a test: a tracer bound to the test and the runs it finished.
+
+    With ``--codetracer`` the tracer is the session's (agents are traced automatically, runs are stored under
+    ``--codetracer-dir``); without it, a tracer of this test alone that keeps trees in memory (trace agents yourself
+    with :meth:`trace`).
+    """
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, tracer: Tracer, *, start: int, owned: bool) -> None:
+        self.tracer = tracer
+        self._start = start
+        self._owned = owned
+
+    @property
+    def events(self) -> Any:
+        """The tracer's :class:`~codetracer.core.events.Events` (emit trace events by hand)."""
+        return self.tracer.events
+
+    def trace(self, target: Any, **options: Any) -> Any:
+        """``codetracer.trace(target)`` into this test's tracer; returns what the adapter returns."""
+        from codetracer.live import trace
+
+        return trace(target, tracer=self.tracer, **options)
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs finished since the test started (waits for the tracer's writer first)."""
+        self.tracer.flush(timeout=10)
+        return list(self.tracer.runs[self._start :])
+
+    @property
+    def run(self) -> Run:
+        """The last run finished in this test; an ``AssertionError`` when there is none."""
+        __tracebackhide__ = True
+        runs = self.runs
+        if not runs:
+            open_ids = self.tracer.builder.open_run_ids()
+            raise AssertionError(
+                "no agent run finished in this test"
+                + (f" ({len(open_ids)} still open: {', '.join(open_ids[:3])})" if open_ids else "")
+            )
+        return runs[-1]
+
+    def diagnose(self, run: Run | None = None) -> Any:
+        """Localize ``run`` (default: :attr:`run`) with the default localizer; sets and returns its diagnosis."""
+        target = run if run is not None else self.run
+        target.diagnosis = _localize(target)
+        return target.diagnosis
+
+    def render(self, run: Run | None = None) -> str:
+        """The text tree of ``run`` (default: :attr:`run`), as ``codetracer show`` prints it."""
+        from codetracer.core.render import render_text
+
+        return render_text(run if run is not None else self.run)
+
+    def _close(self) -> None:
+        if self._owned:
+            self.tracer.close()
+
+
+@pytest.fixture
+def codetracer(request: pytest.FixtureRequest) -> Iterator[TestTrace]:
+    """A tracer bound to this test, with the runs it finished (``codetracer.runs``, ``codetracer.run``)."""
+    session: CodetracerSession | None = request.config.pluginmanager.get_plugin(_SESSION)
+    if session is not None:
+        item_trace = request.node.stash.get(_ITEM, None)
+        start = item_trace.start if item_trace is not None else len(session.tracer.runs)
+        fixture = TestTrace(session.tracer, start=start, owned=False)
+    else:
+        from codetracer.core.tracer import Tracer
+
+        fixture = TestTrace(Tracer(persist=False, load_plugins=False), start=0, owned=True)
+    yield fixture
+    fixture._close()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# the session (only when --codetracer is on)
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _ItemTrace:
+    """The runs of one test: those finished after ``start`` in the tracer's list, and the open ones it began."""
+
+    start: int
+    open_before: set[str]
+    runs: list[Run] = field(default_factory=list)
+    open_runs: list[Run] = field(default_factory=list)
+    failed: bool = False
+    reported: bool = False
+
+
+_ITEM = pytest.StashKey[_ItemTrace]()
+
+
+class CodetracerSession:
+    """The ``--codetracer`` machinery of one pytest process (a plugin object; xdist workers each have one)."""
+
+    def __init__(self, config: pytest.Config, folder: Path, keep: str) -> None:
+        self.config = config
+        self.folder = folder
+        self.keep = keep
+        self._tracer: Tracer | None = None
+        self._lock = threading.Lock()
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self._finder: _PostImportFinder | None = None
+        self._warned: set[str] = set()
+        self.traced_tests = 0
+        self.off = False
+        """True while a ``codetracer_off`` test runs: the patches leave its agents alone."""
+        self.runs_seen: list[tuple[str, str]] = []  # (nodeid, run id), from reports: works on the xdist controller too
+        self.failed_runs: list[tuple[str, str]] = []
+
+    # -- the tracer ---------------------------------------------------------------------------------------------------
+
+    @property
+    def tracer(self) -> Tracer:
+        """The session's tracer, made on first use (an xdist controller, which runs no test, never makes one)."""
+        if self._tracer is None:
+            with self._lock:
+                if self._tracer is None:
+                    from codetracer.core import config as ct_config
+                    from codetracer.core.tracer import Tracer
+
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                    ignore = self.folder / ".gitignore"
+                    if not ignore.exists():
+                        ignore.write_text("# written by codetracer's pytest plugin\n*\n")
+                    self._tracer = Tracer(home=self.folder, project=ct_config.project())
+        return self._tracer
+
+    def _guard(self, where: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn``; a failure is logged once per place and never reaches the test or the agent."""
+        try:
+            return fn(*args)
+        except Exception:  # tracing must never change a test's outcome
+            if where not in self._warned:
+                self._warned.add(where)
+                log.warning("codetracer's pytest plugin failed in %s; tests go on untraced there", where,
+                            exc_info=True)
+            return None
+
+    # -- auto-instrumentation -----------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Patch the frameworks already imported; the others when (if ever) they are imported."""
+        patches: dict[str, Callable[[ModuleType], Callable[[], None] | None]] = {
+            "minisweagent.agents.default": self._patch_mini,
+            "langchain_core": self._patch_langchain,
+            "openhands.sdk.conversation.impl.local_conversation": self._patch_openhands_local,
+            "openhands.sdk.conversation.impl.remote_conversation": self._patch_openhands_remote,
+            "sweagent.agent.agents": self._patch_sweagent,
+        }
+        waiting: dict[str, Callable[[ModuleType], None]] = {}
+        for name, patch in patches.items():
+            module = sys.modules.get(name)
+            if module is not None:
+                self._apply(name, patch, module)
+            else:
+                waiting[name] = functools.partial(self._apply, name, patch)
+        self._finder = _PostImportFinder(waiting)
+        sys.meta_path.insert(0, self._finder)
+
+    def _apply(self, name: str, patch: Callable[[ModuleType], Callable[[], None] | None], module: ModuleType) -> None:
+        undo = self._guard(f"instrumenting {name}", patch, module)
+        if undo is not None:
+            self._undo.append((name, undo))
+
+    def uninstall(self) -> None:
+        """Undo every patch, newest first, and stop watching imports."""
+        if self._finder is not None:
+            try:
+                sys.meta_path.remove(self._finder)
+            except ValueError:
+                pass
+            self._finder = None
+        while self._undo:
+            name, undo = self._undo.pop()
+            self._guard(f"un-instrumenting {name}", undo)
+
+    @property
+    def instrumented(self) -> list[str]:
+        """Modules patched so far (for tests and the summary)."""
+        return [name for name, _ in self._undo]
+
+    def _patch_mini(self, module: ModuleType) -> Callable[[], None]:
+        """Wrap ``DefaultAgent.run``: the first run of each agent instruments it (instance-level, as
+        ``codetracer.trace(agent)`` does), later runs go through that instance wrapper; agents the test traced
+        itself keep their own tracer."""
+        from codetracer.adapters.mini_swe_agent import live as mini_live
+
+        cls = module.DefaultAgent
+        original = cls.__dict__["run"]
+        session = self
+
+        @functools.wraps(original)
+        def run(agent: Any, *args: Any, **kwargs: Any) -> Any:
+            if session.off or mini_live.live_state(agent) is not None:  # an instance wrapper is in charge, or off
+                return original(agent, *args, **kwargs)
+            state = session._guard("tracing a mini-swe-agent agent", session._mini_state, mini_live, agent)
+            if state is None:
+                return original(agent, *args, **kwargs)
+            state.guard("run start", state.begin, agent)  # this call is not through the instance wrapper: trace it
+            try:
+                result = original(agent, *args, **kwargs)
+            except BaseException as exc:
+                state.guard("run end", state.end, agent, None, exc)
+                raise
+            state.guard("run end", state.end, agent, result, None)
+            return result
+
+        cls.run = run
+        return functools.partial(_restore, cls, "run", run, original)
+
+    def _mini_state(self, mini_live: Any, agent: Any) -> Any:
+        mini_live.instrument(agent, self.tracer, metadata={"pytest_test": _current_test()})
+        return mini_live.live_state(agent)
+
+    def _patch_langchain(self, module: ModuleType) -> Callable[[], None]:
+        from codetracer.adapters.langchain import live as lc_live
+
+        handler = lc_live.register_global(self.tracer, metadata={"via": "pytest"})
+
+        def undo() -> None:
+            if lc_live.global_handler() is handler:
+                lc_live.unregister_global()
+
+        return undo
+
+    def _patch_openhands_local(self, module: ModuleType) -> Callable[[], None]:
+        return self._patch_openhands(module.LocalConversation, finish_on_run=True)
+
+    def _patch_openhands_remote(self, module: ModuleType) -> Callable[[], None]:
+        return self._patch_openhands(module.RemoteConversation, finish_on_run=False)
+
+    def _patch_openhands(self, cls: type, *, finish_on_run: bool) -> Callable[[], None]:
+        """Add a codetracer callback to each conversation's ``callbacks`` at construction (the only time the SDK
+        takes them); a local conversation's run ends when ``run()`` returns (remote ones report their status)."""
+        import inspect
+        import weakref
+
+        from codetracer.adapters.openhands.live import CodetracerCallback
+
+        callbacks: weakref.WeakKeyDictionary[Any, CodetracerCallback] = weakref.WeakKeyDictionary()
+        original_init = cls.__dict__["__init__"]
+        signature = inspect.signature(original_init)
+        session = self
+
+        def add_callback(conversation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+            if session.off:
+                return args, kwargs
+            bound = signature.bind(conversation, *args, **kwargs)
+            given = list(bound.arguments.get("callbacks") or [])
+            if any(isinstance(cb, CodetracerCallback) for cb in given):
+                return args, kwargs
+            agent = bound.arguments.get("agent")
+            model = getattr(getattr(agent, "llm", None), "model", None)
+            callback = CodetracerCallback(session.tracer, model=model if isinstance(model, str) else None,
+                                          metadata={"pytest_test": _current_test()})
+            bound.arguments["callbacks"] = [*given, callback]
+            try:
+                callbacks[conversation] = callback
+            except TypeError:
+                pass
+            return bound.args[1:], bound.kwargs
+
+        @functools.wraps(original_init)
+        def __init__(conversation: Any, *args: Any, **kwargs: Any) -> None:
+            changed = session._guard("tracing an OpenHands conversation", add_callback, conversation, args, kwargs)
+            if changed is not None:
+                args, kwargs = changed
+            original_init(conversation, *args, **kwargs)
+
+        cls.__init__ = __init__  # type: ignore[misc]
+        undo = [functools.partial(_restore, cls, "__init__", __init__, original_init)]
+        if finish_on_run and "run" in cls.__dict__:
+            original_run = cls.__dict__["run"]
+
+            def finish(conversation: Any) -> None:
+                callback = callbacks.get(conversation)
+                if callback is not None:
+                    callback.finish(status=getattr(getattr(conversation, "state", None), "execution_status", None))
+
+            @functools.wraps(original_run)
+            def run(conversation: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return original_run(conversation, *args, **kwargs)
+                finally:
+                    session._guard("finishing an OpenHands run", finish, conversation)
+
+            cls.run = run  # type: ignore[attr-defined]
+            undo.append(functools.partial(_restore, cls, "run", run, original_run))
+
+        def undo_all() -> None:
+            for step in reversed(undo):
+                step()
+
+        return undo_all
+
+    def _patch_sweagent(self, module: ModuleType) -> Callable[[], None]:
+        from codetracer.adapters.swe_agent import live as swe_live
+
+        cls = module.DefaultAgent
+        original = cls.__dict__["__init__"]
+        session = self
+
+        @functools.wraps(original)
+        def __init__(agent: Any, *args: Any, **kwargs: Any) -> None:
+            original(agent, *args, **kwargs)
+            if not session.off:
+                session._guard("tracing a SWE-agent agent", swe_live.instrument, agent, session.tracer)
+
+        cls.__init__ = __init__
+        return functools.partial(_restore, cls, "__init__", __init__, original)
+
+    # -- per test -----------------------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+        self.off = item.get_closest_marker("codetracer_off") is not None
+        if self.off:
+            self._guard("pausing LangChain tracing", self._pause_langchain, True)
+        else:
+            self._guard("starting a test", self._begin, item)
+        try:
+            return (yield)
+        finally:
+            if self.off:
+                self.off = False
+                self._guard("resuming LangChain tracing", self._pause_langchain, False)
+            item_trace = item.stash.get(_ITEM, None)
+            if item_trace is not None:
+                self._guard("ending a test", self._end, item, item_trace)
+
+    def _pause_langchain(self, pause: bool) -> None:
+        """The LangChain registration is process-wide: take it out for a ``codetracer_off`` test, then back."""
+        if "langchain_core" not in self.instrumented:
+            return
+        from codetracer.adapters.langchain import live as lc_live
+
+        if pause:
+            lc_live.unregister_global()
+        else:
+            lc_live.register_global(self.tracer, metadata={"via": "pytest"})
+
+    def _begin(self, item: pytest.Item) -> None:
+        tracer = self.tracer
+        tracer.flush(timeout=10)
+        item.stash[_ITEM] = _ItemTrace(start=len(tracer.runs), open_before=set(tracer.builder.open_run_ids()))
+        _CURRENT.nodeid = item.nodeid
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+        report = yield
+        item_trace = item.stash.get(_ITEM, None)
+        if item_trace is not None:
+            self._guard("reporting a test", self._report, item, item_trace, report)
+        return report
+
+    def _collect(self, item_trace: _ItemTrace) -> None:
+        """The test's runs so far: finished ones from the tracer's list, open ones it started as snapshots."""
+        tracer = self.tracer
+        tracer.flush(timeout=10)
+        item_trace.runs = list(tracer.runs[item_trace.start :])
+        new_open = [rid for rid in tracer.builder.open_run_ids() if rid not in item_trace.open_before]
+        item_trace.open_runs = [run for rid in new_open if (run := tracer.builder.snapshot(rid)) is not None]
+
+    def _report(self, item: pytest.Item, item_trace: _ItemTrace, report: pytest.TestReport) -> None:
+        if report.failed:
+            item_trace.failed = True
+        if report.when == "teardown" or (report.failed and not item_trace.reported):
+            self._collect(item_trace)
+        if report.failed and not item_trace.reported and (item_trace.runs or item_trace.open_runs):
+            item_trace.reported = True
+            report.sections.append((SECTION, self._section(item, item_trace)))
+        if report.when == "teardown":
+            ids = [run.id for run in item_trace.runs + item_trace.open_runs]
+            if ids:
+                report.user_properties.append((RUNS_PROPERTY, ids))
+
+    def _section(self, item: pytest.Item, item_trace: _ItemTrace) -> str:
+        """The report section: per run, the folded tree with the onset and chain, and where the whole trace is."""
+        from codetracer.core.render import action_summary, render_text
+
+        store = self.tracer.store()
+        parts: list[str] = []
+        runs = item_trace.runs + item_trace.open_runs
+        for n, run in enumerate(runs, 1):
+            try:
+                run.diagnosis = _localize(run)
+            except Exception as exc:  # noqa: BLE001 - a localizer bug must not hide the tree
+                parts.append(f"(localization failed: {type(exc).__name__}: {exc})")
+            finished = any(run is r for r in item_trace.runs)
+            title = f"agent run {n} of {len(runs)}" + ("" if finished else " (still open)")
+            lines = [f"{title}: {run.id}"]
+            d = run.diagnosis
+            if d is not None and d.onset_step is not None and 1 <= d.onset_step <= len(run.steps):
+                step = run.step(d.onset_step)
+                did = "; ".join(action_summary(a) for a in step.actions) or (step.thought.text if step.thought else "")
+                lines.append(f"went wrong at step {d.onset_step} of {len(run.steps)}: {_one_line(did, 160)}")
+                lines.append(f"chain: {', '.join(map(str, d.chain)) or '-'}")
+            elif d is not None:
+                lines.append("no onset localized: " + _one_line(d.reasoning, 200))
+            lines.append("")
+            lines.append(render_text(run, stages_folded=True))
+            if finished:  # the store holds finished runs; keep the diagnosis with it
+                self._guard("storing a diagnosis", store.save_run, run)
+            trace_path = self._guard("writing a trace", self._write_trace, run)
+            lines.append("")
+            if trace_path is not None:
+                lines.append(f"full trace: {trace_path}")
+            lines.append(f"in the store: CODETRACER_HOME={self.folder} codetracer show {run.id}")
+            parts.append("\n".join(lines))
+        text = "\n\n".join(parts)
+        report_path = self._guard("writing a report", self._write_report, item.nodeid, text)
+        if report_path is not None:
+            text += f"\n\nthis report: {report_path}"
+        return text
+
+    def _write_trace(self, run: Run) -> Path:
+        folder = self.folder / "traces"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{_safe_name(run.id)}.json"
+        path.write_text(run.to_json(indent=1), encoding="utf-8")
+        return path
+
+    def _write_report(self, nodeid: str, text: str) -> Path:
+        folder = self.folder / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{_safe_name(nodeid)}.txt"
+        path.write_text(f"{nodeid}\n\n{text}\n", encoding="utf-8")
+        return path
+
+    def _end(self, item: pytest.Item, item_trace: _ItemTrace) -> None:
+        """After teardown: keep (trace files) or drop (``--codetracer-keep=failed``) the test's finished runs."""
+        _CURRENT.nodeid = None
+        self.traced_tests += 1
+        if item_trace.failed:
+            return
+        if self.keep == "failed":
+            store = self.tracer.store()
+            for run in item_trace.runs:
+                self._guard("dropping a run", store.delete_run, run.id)
+        else:
+            for run in item_trace.runs:
+                self._guard("writing a trace", self._write_trace, run)
+        # the runs are stored; forget them here so a long session does not hold every tree in memory
+        tracer = self.tracer
+        end = item_trace.start + len(item_trace.runs)
+        current = tracer.runs[item_trace.start : end]
+        if len(current) == len(item_trace.runs) and all(a is b for a, b in zip(current, item_trace.runs, strict=True)):
+            del tracer.runs[item_trace.start : end]
+
+    # -- session summary (also on the xdist controller, from the workers' reports) -------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == RUNS_PROPERTY and isinstance(value, list | tuple):
+                self.runs_seen.extend((report.nodeid, str(v)) for v in value)
+        if report.failed and any(title == SECTION for title, _ in report.sections):
+            self.failed_runs.append((report.nodeid, ""))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        failed_tests = sorted({nodeid for nodeid, _ in self.failed_runs})
+        terminalreporter.write_sep("-", "codetracer")
+        terminalreporter.write_line(
+            f"{len(self.runs_seen)} agent run(s) traced; {len(failed_tests)} failing test(s) with a diagnosis; "
+            f"traces and reports in {self.folder}"
+        )
+        for nodeid in failed_tests:
+            terminalreporter.write_line(f"  report: {self.folder / 'reports' / (_safe_name(nodeid) + '.txt')}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.uninstall()
+        if self._tracer is not None:
+            self._guard("closing the tracer", self._tracer.close)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+class _Current(threading.local):
+    nodeid: str | None = None
+
+
+_CURRENT = _Current()
+
+
+def _current_test() -> str | None:
+    """The node id of the test running on this thread (run metadata), if known."""
+    return _CURRENT.nodeid
+
+
+def _restore(cls: type, name: str, ours: Any, original: Any) -> None:
+    """Put ``original`` back unless someone replaced our wrapper meanwhile (then theirs stays, wrapping ours)."""
+    if cls.__dict__.get(name) is ours:
+        setattr(cls, name, original)
+
+
+def _localize(run: Run) -> Any:
+    from codetracer.core.localize import LocalizerRegistry
+
+    localizer = LocalizerRegistry.from_plugins().get()
+    return None if localizer is None else localizer.localize(run)
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _safe_name(text: str) -> str:
+    """A file name for a node id or run id (no separators; long ones keep both ends)."""
+    name = re.sub(r"[^A-Za-z0-9._=-]+", "_", text).strip("_") or "run"
+    return name if len(name) <= 150 else name[:100] + "_" + name[-49:]
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Calls ``callbacks[name](module)`` right after module ``name`` is imported (first import only).
+
+    It finds nothing itself: it asks the other finders for the spec and wraps the loader so the callback runs once
+    the module's code has executed; the module keeps its real loader.
+    """
+
+    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.callbacks = callbacks
+        self._busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        callback = self.callbacks.get(fullname)
+        if callback is None or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._busy.discard(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        self.callbacks.pop(fullname, None)
+        spec.loader = _CallbackLoader(spec.loader, callback)
+        return spec
+
+
+class _CallbackLoader(importlib.abc.Loader):
+    def __init__(self, loader: Any, callback: Callable[[ModuleType], None]) -> None:
+        self.loader = loader
+        self.callback = callback
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        create: Callable[[ModuleSpec], ModuleType | None] = self.loader.create_module
+        return create(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        try:
+            self.callback(module)
+        except Exception:  # the import the test asked for must succeed whatever happens here
+            log.warning("codetracer could not instrument %s", module.__name__, exc_info=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)
