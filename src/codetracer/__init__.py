@@ -26,6 +26,9 @@ _LAZY = {
     "hookimpl": "codetracer.hooks.specs",
     "trace": "codetracer.live",
     "langchain": "codetracer.live",
+    "auto_retry": "codetracer.replay.engine",
+    "Budget": "codetracer.replay.policy",
+    "RetryPolicy": "codetracer.replay.policy",
 }
 
 __all__ = [*_LAZY, "get_tracer", "__version__"]

@@ -363,7 +363,7 @@ def _extract_in_worker(item: tuple[str, str, str | None, bool]) -> list[Run | Fa
 
             localizer = _worker_localizers[localizer_name] = LocalizerRegistry.from_plugins().get(localizer_name)
         for run in results:
-            if isinstance(run, Run) and (run.outcome.value != "solved" or all_runs):
+            if localizer is not None and isinstance(run, Run) and (run.outcome.value != "solved" or all_runs):
                 run.diagnosis = localizer.localize(run)
     return results
 

@@ -390,7 +390,13 @@ class _Recorder:
             if parent_run_id is not None:
                 meta["langchain_parent_run_id"] = str(parent_run_id)
             task = _task_of(inputs)
-            run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, timestamp=now or time.time())
+            # reflective replay (codetracer.adapters.langchain.replay) names the attempt's parent in the run metadata
+            parent = metadata.get("codetracer_parent_run_id") if metadata else None
+            if isinstance(parent, str):
+                task = metadata.get("codetracer_task") or task  # type: ignore[union-attr]
+            run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta,
+                                   parent_run_id=parent if isinstance(parent, str) else None,
+                                   timestamp=now or time.time())
         return node
 
     def _report(self, run: _Run, error: BaseException, step_key: str | None, now: float) -> None:

@@ -76,6 +76,10 @@ class _LiveRun:
         self.index = 0
         self.started = False
         self.failures: set[str] = set()
+        self.parent_run_id: str | None = None
+        """Set by reflective replay (:mod:`codetracer.adapters.mini_swe_agent.replay`) for a retry's run."""
+        self.task: str | None = None
+        """The task of the current run when its first user message is not the task (a replay's correction)."""
 
     def guard(self, where: str, fn: Callable[..., None], *args: Any) -> None:
         """Run a tracing step; a failure is logged once per place and never reaches the agent."""
@@ -88,8 +92,13 @@ class _LiveRun:
 
     # -- run lifecycle ------------------------------------------------------------------------------------------------
 
-    def begin(self, agent: Any) -> None:
-        """``run()`` was called: a new run whose start is announced with its first non-system message (the task)."""
+    def begin(self, agent: Any, *, parent_run_id: str | None = None, task: str | None = None) -> None:
+        """``run()`` was called: a new run whose start is announced with its first non-system message (the task).
+
+        ``parent_run_id`` and ``task`` are given by reflective replay for a retry resumed on the same history.
+        """
+        self.parent_run_id = parent_run_id
+        self.task = task
         if self.run_id is not None and self.started:  # a run() that never returned (re-entered): close it first
             self.end(agent, None, RuntimeError("run() was called again before the previous run ended"))
         self.run_id = f"{FRAMEWORK}:{uuid.uuid4().hex[:12]}"
@@ -109,7 +118,10 @@ class _LiveRun:
         version = _mini_version()
         if version:
             meta["mini_version"] = version
-        self.ev.run_started(self.run_id, FRAMEWORK, task=first_user_text(batch), metadata=meta, timestamp=time.time())
+        if self.parent_run_id is not None:
+            meta["attempt_of"] = self.parent_run_id
+        self.ev.run_started(self.run_id, FRAMEWORK, task=self.task or first_user_text(batch), metadata=meta,
+                            parent_run_id=self.parent_run_id, timestamp=time.time())
         self.started = True
 
     def add(self, agent: Any, messages: tuple[Any, ...]) -> None:

@@ -192,6 +192,13 @@ class CodetracerCallback:
         self._pending: list[tuple[Path, dict[str, Any], str, float | None]] = []
         self._index = 0  # position of the next event in the conversation's event log (its file name)
         self._last_ts: float | None = None
+        self._next: tuple[str | None, str | None] = (None, None)  # (parent run, task) of the next run: see retry()
+
+    def expect_retry(self, parent_run_id: str | None, task: str | None) -> None:
+        """The next run is a reflective-replay attempt of ``parent_run_id`` (its first message is the correction,
+        so ``task`` names the original task)."""
+        with self._lock:
+            self._next = (parent_run_id, task)
 
     @property
     def run_id(self) -> str | None:
@@ -260,7 +267,12 @@ class CodetracerCallback:
         meta: dict[str, Any] = {"format": "openhands-sdk-live", **self.metadata}
         if self.model:
             meta["model"] = self.model
-        self._events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, timestamp=first_ts)
+        parent, retry_task = self._next
+        self._next = (None, None)
+        if parent is not None:
+            meta["attempt_of"] = parent
+            task = retry_task or task
+        self._events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=first_ts)
         self._replay = replay
         for name, data, kind, ts in pending:
             if ts is not None:

@@ -178,6 +178,8 @@ class SweAgentHook:
         self._system: str | None = None
         self._task: str | None = None
         self._seen_assistant = False
+        self.retry_of: str | None = None
+        """Set by reflective replay (:mod:`codetracer.adapters.swe_agent.replay`): the next run's parent."""
         self._reset_step_state()
 
     def _reset_step_state(self) -> None:
@@ -224,7 +226,8 @@ class SweAgentHook:
         instance = self.instance_id or self._instance_id()
         stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (instance or "run"))[:60]
         run_id = f"{FRAMEWORK}:{stem}:{uuid.uuid4().hex[:12]}"
-        parent = self._first_run if self._attempt > 0 else None
+        parent = self._first_run if self._attempt > 0 else self.retry_of
+        self.retry_of = None
         meta: dict[str, Any] = {**self.metadata, "live": True}
         if instance:
             meta["instance_id"] = instance
