@@ -177,6 +177,7 @@ def test_a_verifier_that_raises_and_rollback(tmp_path: Path, tracer: Tracer) -> 
     assert retrying.succeeded
 
 
+@pytest.mark.codetracer_off  # under `pytest --codetracer` every conversation is traced
 def test_untraced_conversation_is_refused(tmp_path: Path, tracer: Tracer) -> None:
     agent = Agent(llm=TestLLM.from_messages([]), tools=[])
     conv = Conversation(agent=agent, workspace=str(tmp_path), visualizer=None)
