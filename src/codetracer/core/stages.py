@@ -16,24 +16,22 @@ from codetracer.core.model import Run, Stage, StageKind, Step
 _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
     (
         StageKind.SUBMIT,
-        re.compile(r"\b(submit|COMPLETE_TASK\w*|MINI_SWE_AGENT_FINAL_OUTPUT|task_complete|finish)\b", re.I),
+        re.compile(r"\b(submit|complete_task\w*|mini_swe_agent_final_output|task_complete|finish)\b"),
     ),
     (
         StageKind.DEPENDENCY_INSTALL,
         re.compile(
             r"\b(pip3? install|python3? -m pip install|uv (pip|add|sync)|poetry (add|install)|conda install|"
             r"apt(-get)? (install|update)|apk add|npm (i|install|ci)|yarn (add|install)|cargo (add|build|fetch)|"
-            r"go (get|mod)|setup\.py (install|develop)|make install|gem install|brew install)\b",
-            re.I,
+            r"go (get|mod)|setup\.py (install|develop)|make install|gem install|brew install)\b"
         ),
     ),
     (
         StageKind.VERIFICATION,
         re.compile(
             r"(\b(pytest|py\.test|unittest|tox|nosetests|npm (run )?test|go test|cargo test|make (test|check)|"
-            r"runtests|verif\w*|validat\w*|diff -u)\b|\btest_\w+\.py|\b\w*repro\w*\.py|^\s*\./[\w./-]+|"
-            r"^\s*(python3?|bash|sh|node) (?!-)[\w./-]+\.(py|sh|js)\b)",
-            re.I,
+            r"runtests|verif\w*|validat\w*|diff -u)\b|\btest_\w+\.py|repro\w*\.py|^\s*\./[\w./-]+|"
+            r"^\s*(python3?|bash|sh|node) (?!-)[\w./-]+\.(py|sh|js)\b)"
         ),
     ),
     (
@@ -41,8 +39,7 @@ _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
         re.compile(
             r"(\bsed -i\b|\bstr_replace\b(?!_editor\s+view)|\b(create|insert|edit|write|apply_patch)\b|\bgit apply\b|"
             r"\bpatch -p|cat\s*(<<|>)|\btee\b|>\s*[\w./-]+\.\w+|\bchmod \+x\b|\bmkdir\b|\bcp\b|\bmv\b|"
-            r"\.write_text\(|\.write\(|\.replace\([^)]*\)\s*\)|open\([^)]*['\"][wa]\+?['\"])",
-            re.I,
+            r"\.write_text\(|\.write\(|\.replace\([^)]*\)\s*\)|open\([^)]*['\"][wa]\+?['\"])"
         ),
     ),
     (
@@ -50,20 +47,72 @@ _RULES: list[tuple[StageKind, re.Pattern[str]]] = [
         re.compile(
             r"(^\s*(pwd|ls|whoami|uname|env|which|type|nproc|df|free|id|hostname|lsb_release|file)\b|"
             r"--version\b|\bpip3? (list|show|freeze)\b|\bgit (status|log|branch)\b|cat /etc/\S+|"
-            r"-c\s*[\"']\s*import [\w., ]+;?\s*print)",
-            re.I,
+            r"-c\s*[\"']\s*import [\w., ]+;?\s*print)"
         ),
     ),
     (
         StageKind.INSPECTION,
         re.compile(
             r"\b(cat|grep|rg|find|head|tail|less|sed -n|awk|view|open|search\w*|find_file|goto|scroll\w*|"
-            r"nl|wc|python3? -c|ls|tree|git (diff|show))\b",
-            re.I,
+            r"nl|wc|python3? -c|ls|tree|git (diff|show))\b"
         ),
     ),
 ]
-"""Stage rules, most specific first: the first pattern that matches a step's action decides its kind."""
+"""Stage rules, most specific first: the first pattern that matches a step's action decides its kind. Patterns
+are written in lower case and run on the lower-cased text (much faster than ``re.I``)."""
+
+_TRIGGERS: dict[StageKind, tuple[str, ...]] = {
+    StageKind.SUBMIT: ("submit", "complete_task", "mini_swe_agent_final_output", "task_complete", "finish"),
+    StageKind.DEPENDENCY_INSTALL: (
+        "install",
+        "uv ",
+        "poetry",
+        "apt",
+        "apk add",
+        "npm ",
+        "yarn ",
+        "cargo ",
+        "go get",
+        "go mod",
+        "setup.py",
+    ),
+    StageKind.VERIFICATION: (
+        "test",
+        "tox",
+        "check",
+        "verif",
+        "validat",
+        "diff -u",
+        "repro",
+        "./",
+        ".py",
+        ".sh",
+        ".js",
+    ),
+    StageKind.PATCHING: (
+        "sed",
+        "str_replace",
+        "create",
+        "insert",
+        "edit",
+        "write",
+        "apply_patch",
+        "git apply",
+        "patch",
+        "cat",
+        "tee",
+        ">",
+        "chmod",
+        "mkdir",
+        "cp",
+        "mv",
+        ".replace(",
+        "open(",
+    ),
+}
+"""Words without which a rule's pattern cannot match (lower case): a substring test is far cheaper than a regex
+search, and most steps are ruled out of most kinds by it. Rules without an entry always run their pattern."""
+_PLAN = [(kind, _TRIGGERS.get(kind), pattern) for kind, pattern in _RULES]
 
 
 _QUICK: dict[str, StageKind] = {
@@ -73,6 +122,7 @@ _QUICK: dict[str, StageKind] = {
 }
 """Commands whose first word alone decides the kind when the command is simple (no pipes, redirects, chains)."""
 _COMPOUND = re.compile(r"[|;&><`$\n]|\s-i\b|\bsubmit|COMPLETE|verif|valid|install|test_|repro|\./")
+_CD_PREFIX = re.compile(r"^\s*cd\s+[^\s;&|]+\s*&&\s*")
 
 
 _ABSORBABLE = frozenset({StageKind.ENV_CHECK, StageKind.INSPECTION, StageKind.OTHER})
@@ -81,11 +131,14 @@ _ABSORBABLE = frozenset({StageKind.ENV_CHECK, StageKind.INSPECTION, StageKind.OT
 def classify_step(step: Step) -> StageKind:
     """The stage kind one step's actions suggest."""
     texts: list[str] = []
+    first_command: str | None = None
     for action in step.actions:
         if action.edits:
             return StageKind.PATCHING
         # the ends of a command say what it does; the middle of a 5 KB heredoc does not
         command = action.command or ""
+        if first_command is None and command:
+            first_command = _CD_PREFIX.sub("", command, count=1)
         texts.append(command if len(command) <= 400 else command[:240] + "\n" + command[-160:])
         texts.append(action.tool)
         if action.command is None and action.arguments:
@@ -95,11 +148,14 @@ def classify_step(step: Step) -> StageKind:
     blob = "\n".join(t for t in texts if t)
     if not blob:
         return StageKind.OTHER
-    quick = _QUICK.get(blob.split(None, 1)[0]) if not _COMPOUND.search(blob) else None
-    if quick is not None:
-        return quick
-    for kind, pattern in _RULES:
-        if pattern.search(blob):
+    if first_command and len(step.actions) == 1 and not _COMPOUND.search(first_command):
+        words = first_command.split(None, 1)
+        quick = _QUICK.get(words[0]) if words else None
+        if quick is not None:
+            return quick
+    lowered = blob.lower()
+    for kind, triggers, pattern in _PLAN:
+        if (triggers is None or any(t in lowered for t in triggers)) and pattern.search(lowered):
             return kind
     return StageKind.OTHER
 
