@@ -31,6 +31,7 @@ from codetracer.hooks.manager import PluginManager
 log = logging.getLogger("codetracer")
 
 _STOP = object()
+_PREPARE = object()
 
 
 class RecentRuns(list[Run]):
@@ -76,6 +77,7 @@ class Tracer:
         self.pm.register(self.builder, name="tree-builder")
         if self.journal is not None:
             self.pm.register(self.journal, name="journal")
+            self.journal.on_spare_taken = self._request_spare
         if load_plugins:
             self.pm.load_entrypoint_plugins()
         self.events = Events(self.pm.relay)
@@ -90,6 +92,8 @@ class Tracer:
         self._closed = False
         self._lock = threading.Lock()
         _live_tracers.add(self)
+        if self.journal is not None:
+            self._ensure_writer()  # it prepares the first journal files before any run needs one
 
     # -- finished runs ------------------------------------------------------------------------------------------------
 
@@ -136,31 +140,35 @@ class Tracer:
         return self._store
 
     def _write_loop(self) -> None:
-        """The writer thread: validates finished trees, segments them and stores them in batches."""
+        """The writer thread: prepares spare journal files, validates finished trees, segments and stores them."""
+        if self.journal is not None:
+            self.journal.prepare()
         stop = False
         while not stop:
-            item = self._queue.get()
-            batch: list[Node] = []
-            if item is _STOP:
-                stop = True
-            else:
-                batch.append(item)  # type: ignore[arg-type]
-            while len(batch) < 64:
+            items = [self._queue.get()]
+            while len(items) < 64:
                 try:
-                    more = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if more is _STOP:
-                    stop = True
-                else:
-                    batch.append(more)  # type: ignore[arg-type]
+            stop = any(item is _STOP for item in items)
+            batch: list[Node] = [item for item in items if item is not _STOP and item is not _PREPARE]  # type: ignore[misc]
             if batch:
                 try:
                     self._save(batch)
                 except Exception:
                     log.exception("codetracer writer failed on a batch; its runs stay in the journal")
-            for _ in range(len(batch) + (1 if stop else 0)):
+            if self.journal is not None and not stop and any(item is _PREPARE for item in items):
+                self.journal.prepare()
+            for _ in items:
                 self._queue.task_done()
+
+    def _request_spare(self) -> None:
+        """A run took a spare journal file: ask the writer for a new one (never blocks the agent)."""
+        try:
+            self._queue.put_nowait(_PREPARE)
+        except queue.Full:
+            pass  # the next run creates its file itself
 
     def _save(self, batch: list[Node]) -> None:
         runs = self._accept(batch)
