@@ -297,9 +297,12 @@ class TreeBuilder:
 
     def _add_call(self, run_id: str, step_key: str, call: Node) -> None:
         with self._lock:
-            state = self._state(run_id, call["started_at"])
-            step = self._step(state, step_key, call["started_at"])
-            assert step is not None
+            state = self._runs.get(run_id)
+            if state is None:
+                state = self._state(run_id, call["started_at"])
+            step = state.steps.get(step_key)
+            if step is None:
+                step = self._new_step(state, step_key, None, None, None, call["started_at"])
             step["calls"].append(call)
             state.calls[call["id"]] = call
             state.open_calls.add(call["id"])
@@ -370,7 +373,7 @@ class TreeBuilder:
             "tool": tool,
             "arguments": dict(arguments),
             "command": command,
-            "edits": [dict(edit) for edit in edits],
+            "edits": [dict(edit) for edit in edits] if edits else [],
         }
         call = {
             "id": call_id,

@@ -2,23 +2,49 @@
 
 pluggy requires every hook argument on every call; adapters should only say what they know. ``Events`` fills in the
 rest and is the only way adapters talk to the tree: they never build nodes themselves.
+
+``Events`` passes the hook arguments positionally, in the order of the hook specs (:mod:`codetracer.hooks.specs`):
+on the live path a keyword call costs a dict per call and per plugin, a third of an event's dispatch. Hooks that
+take only keywords (pluggy's ``pm.hook``) are reached through :class:`_Keywords`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 _EMPTY: Mapping[str, Any] = {}
 
 
+class _Keywords:
+    """Calls a keyword-only hook relay (pluggy's ``pm.hook``) with positional arguments in the spec's order."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        caller = getattr(self._hook, name)
+        names = tuple(caller.spec.argnames)
+
+        def call(*args: Any) -> None:
+            caller(**dict(zip(names, args, strict=True)))
+
+        self.__dict__[name] = call
+        return call
+
+
 class Events:
-    """Emits trace events into a plugin manager's hooks (``pm.hook``)."""
+    """Emits trace events into a plugin manager's hooks.
+
+    :param hook: ``pm.hook``, or a relay that takes the arguments positionally in the spec order and says so with a
+        true ``positional`` attribute (:class:`~codetracer.hooks.manager.HookRelay`,
+        :class:`~codetracer.core.extract.DirectRelay`).
+    """
 
     __slots__ = ("_h",)
 
     def __init__(self, hook: Any) -> None:
-        self._h = hook
+        self._h = hook if getattr(hook, "positional", False) is True else _Keywords(hook)
 
     def run_started(
         self,
@@ -30,14 +56,7 @@ class Events:
         parent_run_id: str | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_run_started(
-            run_id=run_id,
-            framework=framework,
-            task=task,
-            metadata=metadata,
-            parent_run_id=parent_run_id,
-            timestamp=timestamp,
-        )
+        self._h.codetracer_run_started(run_id, framework, task, metadata, parent_run_id, timestamp)
 
     def run_finished(
         self,
@@ -48,14 +67,10 @@ class Events:
         metadata: Mapping[str, Any] = _EMPTY,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_run_finished(
-            run_id=run_id, outcome=outcome, exit_status=exit_status, metadata=metadata, timestamp=timestamp
-        )
+        self._h.codetracer_run_finished(run_id, outcome, exit_status, metadata, timestamp)
 
     def stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, *, source: str = "human") -> None:
-        self._h.codetracer_stage_declared(
-            run_id=run_id, kind=kind, start_step=start_step, end_step=end_step, source=source
-        )
+        self._h.codetracer_stage_declared(run_id, kind, start_step, end_step, source)
 
     def step_started(
         self,
@@ -67,12 +82,10 @@ class Events:
         raw_ref: str | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_step_started(
-            run_id=run_id, step_key=step_key, agent=agent, thought=thought, raw_ref=raw_ref, timestamp=timestamp
-        )
+        self._h.codetracer_step_started(run_id, step_key, agent, thought, raw_ref, timestamp)
 
     def step_finished(self, run_id: str, step_key: str, *, timestamp: float | None = None) -> None:
-        self._h.codetracer_step_finished(run_id=run_id, step_key=step_key, timestamp=timestamp)
+        self._h.codetracer_step_finished(run_id, step_key, timestamp)
 
     def llm_call_started(
         self,
@@ -84,14 +97,7 @@ class Events:
         input_messages: int | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_llm_call_started(
-            run_id=run_id,
-            step_key=step_key,
-            call_id=call_id,
-            model=model,
-            input_messages=input_messages,
-            timestamp=timestamp,
-        )
+        self._h.codetracer_llm_call_started(run_id, step_key, call_id, model, input_messages, timestamp)
 
     def llm_call_finished(
         self,
@@ -104,15 +110,7 @@ class Events:
         cost: float | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_llm_call_finished(
-            run_id=run_id,
-            call_id=call_id,
-            response=response,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cost=cost,
-            timestamp=timestamp,
-        )
+        self._h.codetracer_llm_call_finished(run_id, call_id, response, input_tokens, output_tokens, cost, timestamp)
 
     def tool_call_started(
         self,
@@ -128,15 +126,7 @@ class Events:
         timestamp: float | None = None,
     ) -> None:
         self._h.codetracer_tool_call_started(
-            run_id=run_id,
-            step_key=step_key,
-            call_id=call_id,
-            tool=tool,
-            arguments=arguments,
-            command=command,
-            edits=edits,
-            raw_ref=raw_ref,
-            timestamp=timestamp,
+            run_id, step_key, call_id, tool, arguments, command, edits, raw_ref, timestamp
         )
 
     def tool_call_finished(
@@ -149,9 +139,7 @@ class Events:
         is_error: bool = False,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_tool_call_finished(
-            run_id=run_id, call_id=call_id, output=output, exit_code=exit_code, is_error=is_error, timestamp=timestamp
-        )
+        self._h.codetracer_tool_call_finished(run_id, call_id, output, exit_code, is_error, timestamp)
 
     def observation(
         self,
@@ -164,15 +152,7 @@ class Events:
         raw_ref: str | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_observation(
-            run_id=run_id,
-            step_key=step_key,
-            text=text,
-            exit_code=exit_code,
-            is_error=is_error,
-            raw_ref=raw_ref,
-            timestamp=timestamp,
-        )
+        self._h.codetracer_observation(run_id, step_key, text, exit_code, is_error, raw_ref, timestamp)
 
     def message(
         self,
@@ -185,15 +165,7 @@ class Events:
         raw_ref: str | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_message(
-            run_id=run_id,
-            step_key=step_key,
-            role=role,
-            content=content,
-            name=name,
-            raw_ref=raw_ref,
-            timestamp=timestamp,
-        )
+        self._h.codetracer_message(run_id, step_key, role, content, name, raw_ref, timestamp)
 
     def error(
         self,
@@ -204,4 +176,4 @@ class Events:
         kind: str | None = None,
         timestamp: float | None = None,
     ) -> None:
-        self._h.codetracer_error(run_id=run_id, step_key=step_key, error=error, kind=kind, timestamp=timestamp)
+        self._h.codetracer_error(run_id, step_key, error, kind, timestamp)

@@ -276,6 +276,9 @@ class DirectRelay:
     """
 
     __slots__ = ("_plugin",)
+    positional = True
+    """The builder's hook implementations take their arguments in the spec's order, so
+    :class:`~codetracer.core.events.Events` passes them positionally."""
 
     def __init__(self, plugin: object) -> None:
         self._plugin = plugin

@@ -158,6 +158,8 @@ class _Node:
     root: bool = False
     step_key: str | None = None
     tool_call_id: str | None = None
+    call_id: str | None = None
+    """A tool run's call id (its LangChain run id as text: ``str(UUID)`` is Python code, done once)."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -281,11 +283,19 @@ def _tokens(response: Any, message: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
+def _first_str(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        value = arguments.get(key)
+        if isinstance(value, str):
+            return value
+    return None
+
+
 def _command_and_edits(arguments: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
     """A shell command or a file edit when the tool's arguments look like one (``command=``, ``path=`` + content)."""
-    command = next((v for k in _COMMAND_KEYS if isinstance(v := arguments.get(k), str)), None)
+    command = _first_str(arguments, _COMMAND_KEYS)
     edits: list[dict[str, Any]] = []
-    path = next((v for k in _PATH_KEYS if isinstance(v := arguments.get(k), str)), None)
+    path = _first_str(arguments, _PATH_KEYS)
     if path is not None:
         new = arguments.get("new_str", arguments.get("content", arguments.get("file_text")))
         old = arguments.get("old_str")
@@ -626,17 +636,18 @@ class _Recorder:
             )
             run = node.run
             tool_call_id, requested = self._claim(run, kwargs.get("tool_call_id"), tool, inputs)
+            call_id = node.call_id = str(run_id)
             if requested is not None:
                 node.step_key, node.tool_call_id = requested.step_key, tool_call_id
             else:  # nobody asked for it (a tool run directly, or by a plain chain): a step of its own
-                node.step_key = str(run_id)
-                run.events.step_started(run.id, node.step_key, timestamp=now)
+                node.step_key = call_id
+                run.events.step_started(run.id, call_id, timestamp=now)
             command, edits = _command_and_edits(arguments)
             raw_ref = f"tool_call_id={tool_call_id}" if tool_call_id else None
             run.events.tool_call_started(
                 run.id,
                 node.step_key,
-                str(run_id),
+                call_id,
                 tool,
                 arguments=arguments,
                 command=command,
@@ -658,10 +669,10 @@ class _Recorder:
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
-            if node is None or node.kind != "tool" or node.step_key is None:
+            if node is None or node.call_id is None or node.step_key is None:  # a tool run tool_start saw
                 return
             text, is_error = _tool_output(output)
-            node.run.events.tool_call_finished(node.run.id, str(run_id), output=text, is_error=is_error, timestamp=now)
+            node.run.events.tool_call_finished(node.run.id, node.call_id, output=text, is_error=is_error, timestamp=now)
             self._tool_done(node, run_id, now)
             self._end_node(node, output, None, now)
 
@@ -670,10 +681,10 @@ class _Recorder:
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
-            if node is None or node.kind != "tool" or node.step_key is None:
+            if node is None or node.call_id is None or node.step_key is None:  # a tool run tool_start saw
                 return
             node.run.events.tool_call_finished(
-                node.run.id, str(run_id), output=_error_text(error), is_error=True, timestamp=now
+                node.run.id, node.call_id, output=_error_text(error), is_error=True, timestamp=now
             )
             self._report(node.run, error, node.step_key, now)
             self._tool_done(node, run_id, now)

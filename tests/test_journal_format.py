@@ -1,0 +1,62 @@
+"""The journal's line format: every trace event reads back with the names and values it was written with."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from pathlib import Path
+
+import orjson
+
+from codetracer.core.journal import FIELDS, Journal, read_events
+from codetracer.hooks import specs
+
+
+def test_every_trace_event_round_trips_through_a_journal_line(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    written = []
+    for event, names in FIELDS.items():
+        assert names == tuple(inspect.signature(getattr(specs, f"codetracer_{event}")).parameters)
+        values = {name: f"{event}.{name}" for name in names} | {"run_id": "r"}
+        getattr(journal, f"codetracer_{event}")(**values)
+        written.append({"event": event, **values})
+    path = journal.path_of("r")
+    assert path is not None
+    journal.close("r", delete=False)
+    assert read_events(path) == (written, 0)
+
+
+def test_values_json_cannot_key_are_kept_and_old_object_lines_still_read(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.codetracer_run_started("r", "demo", None, {1: "int key", "s": {2, 3}}, None, 1.5)
+    path = journal.path_of("r")
+    assert path is not None
+    journal.close("r", delete=False)
+    old_line = orjson.dumps({"event": "step_finished", "run_id": "r", "step_key": "1", "timestamp": None})
+    with open(path, "ab") as fh:
+        fh.write(old_line + b"\n" + b'["step_finished", "r"]\n')  # the last line lacks fields: skipped, counted
+    events, skipped = read_events(path)
+    assert events[0]["metadata"] == {"1": "int key", "s": [2, 3]}
+    assert events[1] == {"event": "step_finished", "run_id": "r", "step_key": "1", "timestamp": None}
+    assert (len(events), skipped, journal.write_failures) == (2, 1, 0)
+
+
+def test_threads_appending_past_the_reserved_size_lose_no_line(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+
+    def append(thread: int) -> None:
+        for i in range(2000):
+            journal.codetracer_step_finished("r", f"{thread}-{i}", float(i))
+
+    threads = [threading.Thread(target=append, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    path = journal.path_of("r")
+    assert path is not None
+    journal.close("r", delete=False)
+    events, skipped = read_events(path)
+    assert skipped == 0
+    assert sorted(e["step_key"] for e in events) == sorted(f"{t}-{i}" for t in range(4) for i in range(2000))
+    assert path.stat().st_size > 256 * 1024  # the file grew beyond its first reservation
