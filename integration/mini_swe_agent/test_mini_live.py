@@ -9,23 +9,18 @@ tree the extractor reads from it: same steps, thoughts, commands, observations a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its cost map at import
-os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
-os.environ.setdefault("MSWEA_GLOBAL_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "codetracer-tests-mswea-config"))
 
 import pytest
 
 pytest.importorskip("minisweagent", reason="needs mini-swe-agent (tox -e integration-miniswe)")
 
 import yaml
+from mini_answers import SUBMIT, TASK, answer
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.config import get_config_path
 from minisweagent.environments.local import LocalEnvironment
@@ -42,23 +37,6 @@ from codetracer.core.extract import build_runs
 from codetracer.core.model import Run, Text
 from codetracer.core.store import Store
 from codetracer.core.tracer import Tracer
-
-CALC_PY = '''\
-def mean(values):
-    """Arithmetic mean of a non-empty list."""
-    return sum(values) / (len(values) - 1)
-'''
-
-TEST_CALC_PY = '''\
-import calc
-
-
-def test_mean():
-    assert calc.mean([1, 2, 3, 4]) == 2.5
-'''
-
-TASK = "calc.mean([1, 2, 3, 4]) returns 3.33 instead of 2.5. Fix calc.py so that test_calc.py passes."
-SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 
 SOLVING = [
     ("Let me see the files first.", "ls"),
@@ -81,13 +59,6 @@ def mini_config() -> dict[str, Any]:
     return yaml.safe_load(get_config_path("mini_textbased").read_text())
 
 
-def answer(thought: str, command: str) -> dict[str, Any]:
-    """One model answer in mini's text format, its action parsed by mini's own parser and regex."""
-    content = f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"
-    regex = LitellmTextbasedModelConfig.model_fields["action_regex"].default
-    actions = parse_regex_actions(content, action_regex=regex, format_error_template="{{error}}")
-    return make_output(content, actions, cost=0.01)
-
 
 def unparsable(content: str) -> dict[str, Any]:
     """An answer mini's parser rejects: the scripted model raises the very FormatError the text model raises."""
@@ -100,16 +71,6 @@ def unparsable(content: str) -> dict[str, Any]:
     raise AssertionError("the answer was expected not to parse")
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "calc-project"
-    folder.mkdir()
-    (folder / "calc.py").write_text(CALC_PY)
-    (folder / "test_calc.py").write_text(TEST_CALC_PY)
-    # the agent's `python -m pytest` must be this interpreter, which has pytest
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return folder
-
 
 @pytest.fixture(autouse=True)
 def no_tracing_failures(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
@@ -118,12 +79,6 @@ def no_tracing_failures(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         yield
     assert not [r for r in caplog.records if r.name.startswith("codetracer")], caplog.text
 
-
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
 
 
 class ScriptedModel(DeterministicModel):

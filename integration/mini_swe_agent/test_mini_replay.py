@@ -8,29 +8,21 @@ plain "try again" makes it repeat the mistake. So a retry without diagnosis fail
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its cost map at import
-os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
-os.environ.setdefault("MSWEA_GLOBAL_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "codetracer-tests-mswea-config"))
 
 import pytest
 
 pytest.importorskip("minisweagent", reason="needs mini-swe-agent (tox -e integration-miniswe)")
 
 import yaml
+from mini_answers import SUBMIT, TASK, answer
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.config import get_config_path
 from minisweagent.environments.local import LocalEnvironment
-from minisweagent.models.litellm_textbased_model import LitellmTextbasedModelConfig
-from minisweagent.models.test_models import DeterministicModel, make_output
-from minisweagent.models.utils.actions_text import parse_regex_actions
+from minisweagent.models.test_models import DeterministicModel
 
 import codetracer
 from codetracer.core import config
@@ -38,22 +30,6 @@ from codetracer.core.store import Store
 from codetracer.core.tracer import Tracer
 from codetracer.replay import HEADER, PLAIN_RETRY, Budget
 
-CALC_PY = '''\
-def mean(values):
-    """Arithmetic mean of a non-empty list."""
-    return sum(values) / (len(values) - 1)
-'''
-
-TEST_CALC_PY = '''\
-import calc
-
-
-def test_mean():
-    assert calc.mean([1, 2, 3, 4]) == 2.5
-'''
-
-TASK = "calc.mean([1, 2, 3, 4]) returns 3.33 instead of 2.5. Fix calc.py so that test_calc.py passes."
-SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 WRONG_EDIT = "sed -i 's/sum(values)/round(sum(values))/' calc.py"
 PYTEST = "python -m pytest -q -p no:cacheprovider"
 
@@ -70,12 +46,6 @@ RECOVERY = [
     ("Tests pass; submit.", SUBMIT),
 ]
 
-
-def answer(thought: str, command: str) -> dict[str, Any]:
-    content = f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"
-    regex = LitellmTextbasedModelConfig.model_fields["action_regex"].default
-    actions = parse_regex_actions(content, action_regex=regex, format_error_template="{{error}}")
-    return make_output(content, actions, cost=0.01)
 
 
 def names_the_wrong_step(text: str) -> bool:
@@ -107,21 +77,6 @@ class ReflectiveModel(DeterministicModel):
         return {"info": {"config": {"model_type": "ReflectiveModel"}}}
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "calc-project"
-    folder.mkdir()
-    (folder / "calc.py").write_text(CALC_PY)
-    (folder / "test_calc.py").write_text(TEST_CALC_PY)
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return folder
-
-
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
 
 
 def make_agent(project: Path, model: Any = None, **agent_options: Any) -> Any:
