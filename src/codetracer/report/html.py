@@ -46,6 +46,18 @@ def _asset(name: str) -> str:
     return resources.files("codetracer.report").joinpath(name).read_text(encoding="utf-8")
 
 
+def _shareable_path(path: object) -> str | None:
+    """The artifact's path as a report may show it: relative to the working folder when inside it, else only the
+    file's last two parts -- a report is made to be shared, and the sender's folder layout is none of its business."""
+    if not isinstance(path, str) or not path:
+        return None
+    candidate = Path(path)
+    try:
+        return str(candidate.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(Path(*candidate.parts[-2:])) if len(candidate.parts) > 1 else candidate.name
+
+
 def _csp_hash(source: str) -> str:
     """The CSP source expression allowing exactly this inline script or style and nothing else."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
@@ -155,7 +167,7 @@ def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
             "dropped_events": run.dropped_events,
             "started_at": run.started_at,
             "ended_at": run.ended_at,
-            "source": run.metadata.get("source_path"),
+            "source": _shareable_path(run.metadata.get("source_path")),
         },
         "stages": [
             {"id": s.id, "kind": s.kind, "start": s.start_step, "end": s.end_step, "source": s.source}
