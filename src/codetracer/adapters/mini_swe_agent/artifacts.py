@@ -128,6 +128,22 @@ class _Replay:
     def pos(self, i: int) -> str:
         return f"{self.ref}[{i}]"
 
+    def feed(self, i: int, msg: dict[str, Any], timestamp: float | None = None) -> None:
+        """Message ``i`` of the history, whatever its role: the one loop body of file and live replay.
+        ``timestamp`` stamps the system message (mini stamps model answers itself, not the system prompt)."""
+        role = msg.get("role")
+        if not isinstance(role, str):
+            return
+        text = message_text(msg.get("content"), self.path, f"{self.ref}[{i}].content")
+        if role == "assistant":
+            self.assistant(i, msg, text)
+        elif role == "exit":
+            self.exit(msg)
+        elif role == "system":
+            self.events.message(self.run_id, role, text or "", raw_ref=f"{self.ref}[{i}]", timestamp=timestamp)
+        else:
+            self.answer(i, msg, role, text)
+
     def close_step(self) -> None:
         if self.step_key is not None and self.step_ts is not None:  # without a time, run_finished closes it alike
             self.events.step_finished(self.run_id, self.step_key, timestamp=self.step_ts)
@@ -305,18 +321,9 @@ def replay_messages(
         if not isinstance(msg, dict):
             raise ExtractError(path, f"message is {type(msg).__name__}", position=f"{ref}[{i}]",
                                expected="a message object")
-        role = msg.get("role")
-        if not isinstance(role, str):
+        if not isinstance(msg.get("role"), str):
             raise ExtractError(path, "message without a role", position=f"{ref}[{i}].role", expected="a string")
-        text = message_text(msg.get("content"), path, f"{ref}[{i}].content")
-        if role == "assistant":
-            replay.assistant(i, msg, text)
-        elif role == "exit":
-            replay.exit(msg)
-        elif role == "system":
-            events.message(run_id, role, text or "", raw_ref=f"{ref}[{i}]")
-        else:
-            replay.answer(i, msg, role, text)
+        replay.feed(i, msg)
     replay.close_step()
     return replay
 

@@ -32,7 +32,6 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
     _number,
     _Replay,
     first_user_text,
-    message_text,
     outcome_for,
 )
 
@@ -148,18 +147,7 @@ class _LiveRun:
         extra = msg.get("extra")
         if not isinstance(extra, dict) or _number(extra.get("timestamp")) is None:
             msg = {**msg, "extra": {**(extra if isinstance(extra, dict) else {}), "timestamp": time.time()}}
-        role = msg.get("role")
-        if not isinstance(role, str):
-            return
-        text = message_text(msg.get("content"), replay.path, f"messages[{i}].content")
-        if role == "assistant":
-            replay.assistant(i, msg, text)
-        elif role == "exit":
-            replay.exit(msg)
-        elif role == "system":
-            self.ev.message(self.run_id, role, text or "", raw_ref=f"messages[{i}]", timestamp=time.time())
-        else:
-            replay.answer(i, msg, role, text)
+        replay.feed(i, msg, timestamp=time.time())
 
     def end(self, agent: Any, result: Any, error: BaseException | None) -> None:
         """``run()`` returned ``result`` or raised ``error``: close the last step and the run."""
