@@ -88,6 +88,18 @@ ERROR_PREFIXES = (
 """How SWE-agent's own tools start an observation that reports a rejected or failed command (no exit codes exist)."""
 
 
+def observation_failed(observation: str | None) -> bool:
+    """SWE-agent records no exit codes: a rejected or cancelled command is told by how its tools word the output."""
+    if not observation:
+        return False
+    head = observation.lstrip()
+    if not head.startswith(ERROR_PREFIXES):
+        return False
+    if head.startswith("The command '"):
+        return "was cancelled because it took more than" in observation[:2000]
+    return True
+
+
 class _Source:
     """Where the file is and how to say where inside it something went wrong."""
 
@@ -385,10 +397,7 @@ class _RunReader:
             ev.tool_call_started(
                 run_id, key, call_id, tool, arguments=arguments, command=action, edits=edits, raw_ref=key
             )
-            failed = observation is not None and observation.lstrip().startswith(ERROR_PREFIXES)
-            if failed and observation is not None and observation.lstrip().startswith("The command '"):
-                failed = "was cancelled because it took more than" in observation[:2000]
-            ev.tool_call_finished(run_id, call_id, output=observation, is_error=failed)
+            ev.tool_call_finished(run_id, call_id, output=observation, is_error=observation_failed(observation))
         elif observation:
             ev.observation(run_id, key, observation, raw_ref=key)
         ev.step_finished(run_id, key)

@@ -42,7 +42,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from codetracer.adapters.swe_agent.artifacts import (
-    ERROR_PREFIXES,
     FAILED_EXITS,
     FRAMEWORK,
     SWE_COMMANDS,
@@ -50,6 +49,7 @@ from codetracer.adapters.swe_agent.artifacts import (
     _open_file_from_state,
     _RunReader,
     _Source,
+    observation_failed,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,19 +97,6 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def observation_failed(observation: str | None) -> bool:
-    """SWE-agent records no exit codes: a rejected or cancelled command is told by how its tools word the output
-    (the same test the ``.traj`` extractor applies)."""
-    if not observation:
-        return False
-    head = observation.lstrip()
-    if not head.startswith(ERROR_PREFIXES):
-        return False
-    if head.startswith("The command '"):
-        return "was cancelled because it took more than" in observation[:2000]
-    return True
 
 
 def outcome_of(info: Any, exit_status: str | None) -> str:
