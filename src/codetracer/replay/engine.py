@@ -107,6 +107,8 @@ class AttemptRunner:
         self.rolled_back: list[str] = []
         self.pending: str | None = None
         """The correction waiting for the next attempt (for frameworks that take it at the attempt's start)."""
+        self.last_attempt = 0
+        """The number of the attempt running or last run (the engine sets it before each attempt)."""
 
     # -- to override --------------------------------------------------------------------------------------------------
 
@@ -134,6 +136,12 @@ class AttemptRunner:
     def deliver(self, text: str) -> None:
         """Hand ``text`` to the agent for the next attempt. Default: keep it for :meth:`attempt`."""
         self.pending = text
+
+    def reinject(self, run: Run, diagnosis: Diagnosis) -> bool:
+        """What each adapter's ``codetracer_reinject`` does with its own runner: write the correction for the agent
+        and deliver it the framework's way (:meth:`deliver`)."""
+        self.deliver(self.correction(run, diagnosis, self.last_attempt))
+        return True
 
     # -- shared -------------------------------------------------------------------------------------------------------
 
@@ -285,6 +293,7 @@ class Retrying:
                 snapshot = self._snapshot(workspace) if policy.rollback else None
                 judge = Judge(policy, workspace, meter)
                 started = time.monotonic()
+                runner.last_attempt = n
                 last = runner.attempt(n, args, kwargs, parent_run_id=root, remaining=meter.remaining(), judge=judge)
                 verdict = judge(
                     result=last.value, error=last.error, exit_status=last.exit_status, agent_failed=last.agent_failed

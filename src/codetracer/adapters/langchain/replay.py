@@ -53,7 +53,6 @@ class LangChainAttempts(AttemptRunner):
         self.handler = handler or CodetracerCallbackHandler(tracer)
         self.inputs: Any = None
         self.last_value: Any = None
-        self.last_attempt = 0
         self.task: str | None = None
 
     @property
@@ -95,7 +94,6 @@ class LangChainAttempts(AttemptRunner):
         remaining: Budget,
         judge: Judge,
     ) -> AttemptResult:
-        self.last_attempt = n
         if n == 1:
             self.inputs = args[0] if args else kwargs.get("input", kwargs.get("inputs"))
             from codetracer.adapters.langchain.live import _task_of
@@ -145,5 +143,4 @@ def codetracer_reinject(run: Run, diagnosis: Diagnosis, handle: Any) -> bool | N
     """Keep the correction; the next attempt adds it to the messages (or the thread) and invokes the graph."""
     if not isinstance(handle, LangChainAttempts):
         return None
-    handle.deliver(handle.correction(run, diagnosis, handle.last_attempt))
-    return True
+    return handle.reinject(run, diagnosis)

@@ -48,7 +48,6 @@ class MiniAttempts(AttemptRunner):
         super().__init__(agent, state.tracer)
         self.live = state
         self.task: str | None = None
-        self.last_attempt = 0
 
     # -- budget and workspace -----------------------------------------------------------------------------------------
 
@@ -94,7 +93,6 @@ class MiniAttempts(AttemptRunner):
         remaining: Budget,
         judge: Judge,
     ) -> AttemptResult:
-        self.last_attempt = n
         if n == 1:
             task = args[0] if args else kwargs.get("task")
             self.task = task if isinstance(task, str) else None
@@ -193,5 +191,4 @@ def codetracer_reinject(run: Run, diagnosis: Diagnosis, handle: Any) -> bool | N
     """Keep the correction for the next attempt, which appends it to the agent's history."""
     if not isinstance(handle, MiniAttempts):
         return None
-    handle.deliver(handle.correction(run, diagnosis, handle.last_attempt))
-    return True
+    return handle.reinject(run, diagnosis)

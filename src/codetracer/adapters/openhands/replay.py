@@ -89,7 +89,6 @@ class OpenHandsAttempts(AttemptRunner):
         self.callback = cb
         self.task: str | None = None
         self.root: str | None = None
-        self.last_attempt = 0
 
     def default_budget(self) -> Budget:
         steps = getattr(self.target, "max_iteration_per_run", None)
@@ -112,7 +111,6 @@ class OpenHandsAttempts(AttemptRunner):
         judge: Judge,
     ) -> AttemptResult:
         conv, cb = self.target, self.callback
-        self.last_attempt = n
         if n == 1:
             task = args[0] if args else kwargs.get("task")
             if isinstance(task, str):
@@ -163,5 +161,4 @@ def codetracer_reinject(run: Run, diagnosis: Diagnosis, handle: Any) -> bool | N
     """Send the correction into the conversation (``send_message``); the next attempt runs it."""
     if not isinstance(handle, OpenHandsAttempts):
         return None
-    handle.deliver(handle.correction(run, diagnosis, handle.last_attempt))
-    return True
+    return handle.reinject(run, diagnosis)

@@ -82,7 +82,6 @@ class SweAgentAttempts(AttemptRunner):
         agent.add_hook(self.correction_hook)
         self.correction_hook.agent = self.correction_hook.agent or agent
         self.run_kwargs = run_kwargs
-        self.last_attempt = 0
 
     def _model_config(self) -> Any:
         return getattr(getattr(self.target, "model", None), "config", None)
@@ -103,7 +102,6 @@ class SweAgentAttempts(AttemptRunner):
         remaining: Budget,
         judge: Judge,
     ) -> AttemptResult:
-        self.last_attempt = n
         cfg = self._model_config()
         saved = {}
         for name, axis in _LIMITS:
@@ -143,5 +141,4 @@ def codetracer_reinject(run: Run, diagnosis: Diagnosis, handle: Any) -> bool | N
     """Keep the correction; the next attempt's setup puts it into the agent's history."""
     if not isinstance(handle, SweAgentAttempts):
         return None
-    handle.deliver(handle.correction(run, diagnosis, handle.last_attempt))
-    return True
+    return handle.reinject(run, diagnosis)
