@@ -15,6 +15,7 @@ from codetracer.adapters.atif.export import to_atif, validate_atif
 from codetracer.core.errors import ExtractError
 from codetracer.core.extract import Candidate, ExtractorRegistry, Failure, build_runs, extract_all
 from codetracer.core.model import Run
+from jsonish import assert_runs_or_extract_error, jsonish
 
 EX = EXTRACTORS[0]
 CORPUS = "corpora/atif-terminal-bench-2"
@@ -233,11 +234,7 @@ def test_trial_without_trajectory_is_a_failure(shared: Path) -> None:
     assert "trajectory.json" in items[0].message
 
 
-_JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=8,
-)
+_JSONISH = jsonish(text_size=8)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -257,9 +254,4 @@ def test_property_only_runs_or_extract_errors(shared: Path, tmp_path: Path, data
         text = text[: data.draw(st.integers(0, len(text)))]
     path = tmp_path / "trajectory.json"
     path.write_text(text)
-    try:
-        runs = build_runs(path, EX)
-    except ExtractError as exc:
-        assert exc.path == path
-    else:
-        assert all(isinstance(r, Run) for r in runs)
+    assert_runs_or_extract_error(path, EX)

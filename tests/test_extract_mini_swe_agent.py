@@ -19,6 +19,7 @@ from codetracer.adapters.mini_swe_agent.artifacts import EXTRACTORS, MiniSweAgen
 from codetracer.core.errors import ExtractError
 from codetracer.core.extract import Candidate, ExtractorRegistry, Failure, build_runs, extract_all
 from codetracer.core.model import Outcome, Run
+from jsonish import assert_runs_or_extract_error, jsonish
 
 EX = EXTRACTORS[0]
 
@@ -241,11 +242,7 @@ def test_truncated_and_junk(shared: Path, tmp_path: Path) -> None:
     assert info.value.position == "line 1 column 1"
 
 
-_JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
+_JSONISH = jsonish()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -264,9 +261,4 @@ def test_property_mutations(shared: Path, tmp_path: Path, index: int, key: str |
     path = tmp_path / "p.traj.json"
     for body in (text, text[:cut]):
         path.write_text(body)
-        try:
-            runs = build_runs(path, EX)
-        except ExtractError as exc:
-            assert exc.path == path
-        else:
-            assert all(isinstance(r, Run) for r in runs)
+        assert_runs_or_extract_error(path, EX)

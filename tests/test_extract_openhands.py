@@ -23,6 +23,7 @@ from codetracer.adapters.openhands.artifacts import (
 from codetracer.core.errors import ExtractError
 from codetracer.core.extract import Candidate, Failure, build_runs, extract_all
 from codetracer.core.model import Run
+from jsonish import assert_runs_or_extract_error, json_slots, jsonish
 
 SDK = OpenHandsSdkExtractor()
 V0 = OpenHandsV0EventsExtractor()
@@ -340,35 +341,18 @@ def test_v0_bad_inputs(shared: Path, tmp_path: Path) -> None:
 
 # -- properties ------------------------------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-def _slots(node: Any, out: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        out.append((node, key))
-        _slots(value, out)
-    return out
+json_values = jsonish()
 
 
 def _outcome(path: Path, extractor: Any) -> None:
-    try:
-        runs = build_runs(path, extractor)
-    except ExtractError as exc:
-        assert exc.path.is_relative_to(path) or exc.path == path
-    else:
-        assert all(isinstance(r, Run) for r in runs)
+    assert_runs_or_extract_error(path, extractor)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_trajectory_gives_runs_or_extract_errors(shared: Path, tmp_path: Path, data: st.DataObject) -> None:
     raw = json.loads((legacy(shared) / "demo-session.trajectory.json").read_text())
-    slots = _slots(raw, [])
+    slots = json_slots(raw)
     for _ in range(data.draw(st.integers(1, 3))):
         container, key = data.draw(st.sampled_from(slots))
         container[key] = data.draw(json_values)
@@ -392,7 +376,7 @@ def test_mutated_sdk_events_give_runs_or_extract_errors(shared: Path, tmp_path: 
         path.chmod(0o644 if path.is_file() else 0o755)
     target = event_file(folder, data.draw(st.integers(0, 13)))
     raw = json.loads(target.read_text())
-    slots = _slots(raw, [])
+    slots = json_slots(raw)
     container, key = data.draw(st.sampled_from(slots))
     container[key] = data.draw(json_values)
     target.write_text(json.dumps(raw))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +16,7 @@ from codetracer.adapters.swe_agent.artifacts import EXTRACTORS, SweAgentExtracto
 from codetracer.core.errors import ExtractError
 from codetracer.core.extract import Candidate, Failure, build_runs, extract_all
 from codetracer.core.model import Run
+from jsonish import assert_runs_or_extract_error, json_slots, jsonish
 
 EX = SweAgentExtractor()
 
@@ -245,20 +245,7 @@ def test_bad_inputs_name_file_and_position(shared: Path, tmp_path: Path) -> None
 
 # -- properties ------------------------------------------------------------------------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-def _slots(node: Any, out: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-    """Every (container, key) in a JSON tree, so a test can replace any value."""
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, value in items:
-        out.append((node, key))
-        _slots(value, out)
-    return out
+json_values = jsonish()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -266,7 +253,7 @@ def _slots(node: Any, out: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
 def test_mutated_files_give_runs_or_extract_errors(shared: Path, tmp_path: Path, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(["sweagent-1.1-ta-demo-1.traj", "demo_function_calling_simple.traj"]))
     raw = json.loads(fixture(shared, name).read_text())
-    slots = _slots(raw, [])
+    slots = json_slots(raw)
     for _ in range(data.draw(st.integers(1, 3))):
         container, key = data.draw(st.sampled_from(slots))
         container[key] = data.draw(json_values)
@@ -275,9 +262,4 @@ def test_mutated_files_give_runs_or_extract_errors(shared: Path, tmp_path: Path,
         text = text[: data.draw(st.integers(0, len(text)))]
     path = tmp_path / "mutant.traj"
     path.write_bytes(text)
-    try:
-        runs = build_runs(path, EX)
-    except ExtractError as exc:
-        assert exc.path == path
-    else:
-        assert all(isinstance(r, Run) for r in runs)
+    assert_runs_or_extract_error(path, EX)

@@ -14,6 +14,7 @@ from codetracer.adapters.who_and_when.artifacts import EXTRACTORS
 from codetracer.core.errors import ExtractError
 from codetracer.core.extract import Candidate, ExtractorRegistry, Failure, build_runs, extract_all
 from codetracer.core.model import Run
+from jsonish import assert_runs_or_extract_error, jsonish
 
 EX = EXTRACTORS[0]
 LABELED = "labeled/who-and-when-algorithm-generated"
@@ -117,11 +118,7 @@ def test_mutations(shared: Path, tmp_path: Path, mutate, position: str) -> None:
     assert _bad(tmp_path, json.dumps(raw)).position == position
 
 
-_JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(-2, 20) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6,
-)
+_JSONISH = jsonish(st.integers(-2, 20), text_size=8)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,9 +136,4 @@ def test_property_only_runs_or_extract_errors(shared: Path, tmp_path: Path, data
         text = text[: data.draw(st.integers(0, len(text)))]
     path = tmp_path / "x.json"
     path.write_text(text)
-    try:
-        runs = build_runs(path, EX)
-    except ExtractError as exc:
-        assert exc.path == path
-    else:
-        assert all(isinstance(r, Run) for r in runs)
+    assert_runs_or_extract_error(path, EX)
