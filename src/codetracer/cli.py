@@ -151,10 +151,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     batch = []
     seen: list[tuple[str, str, bool]] = []
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
-    # the default signal localizer runs in the workers; others (an LLM with this project's memory) run here
-    in_workers = localizer is not None and localizer.name == "signals"
+    # localizers run in the workers, except one that reads this project's memory from the store opened here
+    in_workers = localizer is not None and not hasattr(localizer, "memory")
     for entry, items in extract_in_order(
-        found, jobs=jobs, localizer="signals" if in_workers else None, all_runs=args.all_runs
+        found, jobs=jobs, localizer=localizer.name if in_workers and localizer else None, all_runs=args.all_runs
     ):
         if not isinstance(entry, Failure):
             progress.advance(_relative(entry[0], Path(args.path)))
