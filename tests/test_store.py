@@ -148,3 +148,29 @@ def test_concurrent_writers_threads_and_processes(tmp_path: Path) -> None:
     store = Store(path)
     assert len(store.list_runs(limit=1000)) == 90
     assert store.load_run("p2-14").steps[3].calls[0].action.command == "pytest -q"
+
+
+def test_many_connections_opening_one_fresh_store_all_succeed(tmp_path: Path) -> None:
+    """SQLite answers the switch to WAL with an immediate SQLITE_BUSY while another connection creates the schema.
+
+    Two xdist workers opening the same new store used to lose one worker's first runs to that error.
+    """
+    failures: list[BaseException] = []
+    for trial in range(60):
+        path = tmp_path / f"fresh{trial}.db"
+        barrier = threading.Barrier(4)
+
+        def open_and_write(worker: int, path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                Store(path).save_run(make_run(f"w{worker}"))
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_and_write, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(r.id for r in Store(path).list_runs()) == [f"w{w}" for w in range(4)], failures
+    assert failures == []

@@ -175,7 +175,7 @@ class Store:
             return conn
         try:
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enter_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.DatabaseError as exc:
@@ -183,6 +183,27 @@ class Store:
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
+
+    def _enter_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (a persistent setting), retrying while another process holds it.
+
+        SQLite answers ``PRAGMA journal_mode=WAL`` with SQLITE_BUSY at once, without its busy handler, when another
+        connection is mid-transaction on a new file: two xdist workers opening one fresh store hit this a third of the
+        time. So the switch is retried here, within the same timeout as every other lock wait.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _explain(self, exc: sqlite3.Error) -> StoreError:
         text = str(exc)
