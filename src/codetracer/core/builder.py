@@ -12,12 +12,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.events import Events
+
 from codetracer.core.blobs import INLINE_LIMIT, BlobStore, make_text
 from codetracer.core.model import Outcome, Run
+from codetracer.core.records import MapperError, RecordMapper, load_mapper
 from codetracer.hooks.specs import hookimpl
 
 Node = dict[str, Any]
@@ -32,6 +36,8 @@ class _OpenRun:
     calls: dict[str, Node] = field(default_factory=dict)
     open_steps: set[str] = field(default_factory=set)
     open_calls: set[str] = field(default_factory=set)
+    mappers: dict[str, RecordMapper | None] = field(default_factory=dict)
+    """The run's record mappers by name (``None``: the name did not load; its records are skipped)."""
 
 
 def _new_run(run_id: str, timestamp: float | None = None) -> Node:
@@ -204,6 +210,7 @@ class TreeBuilder:
         metadata: Mapping[str, Any],
         timestamp: float | None,
     ) -> None:
+        self._close_mappers(run_id)
         with self._lock:
             state = self._runs.pop(run_id, None) or _OpenRun(_new_run(run_id))
         run = state.run
@@ -219,6 +226,8 @@ class TreeBuilder:
 
         Returns how many runs were closed; they go where finished runs go.
         """
+        for run_id in self.open_run_ids():
+            self._close_mappers(run_id)
         with self._lock:
             states = list(self._runs.values())
             self._runs.clear()
@@ -443,6 +452,69 @@ class TreeBuilder:
             state = self._state(run_id, timestamp)
             step = self._step(state, step_key, timestamp)
             (step["messages"] if step is not None else state.run["messages"]).append(message)
+
+    # -- framework records --------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def codetracer_record(self, run_id: str, mapper: str, payload: Any, timestamp: float | None) -> None:
+        """Feed the record to the run's mapper (made on first use), which emits its events back into this builder.
+
+        A mapper that does not load or raises is recorded as an error of the run; the rest of the tree is kept.
+        """
+        with self._lock:
+            mappers = self._state(run_id, timestamp).mappers
+            if mapper in mappers:
+                target = mappers[mapper]
+                fresh = False
+            else:
+                target, fresh = None, True
+                mappers[mapper] = None
+        if fresh:
+            try:
+                target = load_mapper(mapper)(self._events, run_id)
+            except MapperError as exc:
+                self.codetracer_error(run_id, None, str(exc), "codetracer.record", timestamp)
+                return
+            with self._lock:
+                self._state(run_id).mappers[mapper] = target
+        if target is None:
+            return
+        try:
+            target.feed(payload, timestamp)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not lose the run
+            self.codetracer_error(
+                run_id, None, f"record mapper {mapper} failed: {type(exc).__name__}: {exc}", "codetracer.record",
+                timestamp,
+            )
+
+    def _close_mappers(self, run_id: str) -> None:
+        """Let the run's mappers emit what they hold back (the last step's end) before the run closes."""
+        with self._lock:
+            state = self._runs.get(run_id)
+            mappers = list(state.mappers.items()) if state is not None else []
+            if state is not None:
+                state.mappers = {}
+        for name, mapper in mappers:
+            if mapper is None:
+                continue
+            try:
+                mapper.close()
+            except Exception as exc:  # noqa: BLE001 - one bad mapper must not lose the run
+                self.codetracer_error(
+                    run_id, None, f"record mapper {name} failed to close: {type(exc).__name__}: {exc}",
+                    "codetracer.record", None,
+                )
+
+    @property
+    def _events(self) -> Events:
+        """Events that go straight into this builder (what record mappers emit)."""
+        events = self.__dict__.get("_direct_events")
+        if events is None:
+            from codetracer.core.events import Events
+            from codetracer.core.extract import DirectRelay
+
+            events = self.__dict__["_direct_events"] = Events(DirectRelay(self))
+        return events
 
     @hookimpl
     def codetracer_error(

@@ -177,3 +177,7 @@ class Events:
         timestamp: float | None = None,
     ) -> None:
         self._h.codetracer_error(run_id, step_key, error, kind, timestamp)
+
+    def record(self, run_id: str, mapper: str, payload: Any, *, timestamp: float | None = None) -> None:
+        """A framework's own record, mapped onto the events above later by ``mapper`` (``"module:Name"``)."""
+        self._h.codetracer_record(run_id, mapper, payload, timestamp)

@@ -26,7 +26,6 @@ from typing import Any
 import orjson
 
 from codetracer.hooks import specs
-from codetracer.hooks.specs import hookimpl
 
 log = logging.getLogger("codetracer.journal")
 
@@ -53,6 +52,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "codetracer_observation",
         "codetracer_message",
         "codetracer_error",
+        "codetracer_record",
     )
 }
 """Journaled event -> the names of the values that follow it on its line (the hook spec's arguments, in order)."""
@@ -117,7 +117,10 @@ class _RunJournal:
 
 
 class Journal:
-    """Writes trace events of live runs to ``folder/<run>.<uuid>.ctj``; one open, locked file per open run."""
+    """Writes trace events of live runs to ``folder/<uuid>.ctj``; one open, locked file per open run.
+
+    :class:`~codetracer.core.runlog.RunLog` is the hook implementation that calls :meth:`write` for every event.
+    """
 
     SPARES = 2
     """Journal files kept created, reserved and mapped ahead of need (see :meth:`prepare`)."""
@@ -241,88 +244,6 @@ class Journal:
                 journal.path.unlink(missing_ok=True)
             finally:
                 journal.close()
-
-    # -- trace-event hooks --------------------------------------------------------------------------------------------
-
-    @hookimpl
-    def codetracer_run_started(
-        self, run_id: str, framework: str, task: Any, metadata: Any, parent_run_id: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("run_started", run_id, framework, task, metadata, parent_run_id, timestamp))
-
-    @hookimpl
-    def codetracer_run_finished(
-        self, run_id: str, outcome: str, exit_status: Any, metadata: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("run_finished", run_id, outcome, exit_status, metadata, timestamp))
-
-    @hookimpl
-    def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
-        self.write(run_id, ("stage_declared", run_id, kind, start_step, end_step, source))
-
-    @hookimpl
-    def codetracer_step_started(
-        self, run_id: str, step_key: str, agent: Any, thought: Any, raw_ref: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("step_started", run_id, step_key, agent, thought, raw_ref, timestamp))
-
-    @hookimpl
-    def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: Any) -> None:
-        self.write(run_id, ("step_finished", run_id, step_key, timestamp))
-
-    @hookimpl
-    def codetracer_llm_call_started(
-        self, run_id: str, step_key: str, call_id: str, model: Any, input_messages: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("llm_call_started", run_id, step_key, call_id, model, input_messages, timestamp))
-
-    @hookimpl
-    def codetracer_llm_call_finished(
-        self, run_id: str, call_id: str, response: Any, input_tokens: Any, output_tokens: Any, cost: Any, timestamp: Any
-    ) -> None:
-        self.write(
-            run_id, ("llm_call_finished", run_id, call_id, response, input_tokens, output_tokens, cost, timestamp)
-        )
-
-    @hookimpl
-    def codetracer_tool_call_started(
-        self,
-        run_id: str,
-        step_key: str,
-        call_id: str,
-        tool: str,
-        arguments: Any,
-        command: Any,
-        edits: Any,
-        raw_ref: Any,
-        timestamp: Any,
-    ) -> None:
-        self.write(
-            run_id,
-            ("tool_call_started", run_id, step_key, call_id, tool, arguments, command, edits, raw_ref, timestamp),
-        )
-
-    @hookimpl
-    def codetracer_tool_call_finished(
-        self, run_id: str, call_id: str, output: Any, exit_code: Any, is_error: bool, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("tool_call_finished", run_id, call_id, output, exit_code, is_error, timestamp))
-
-    @hookimpl
-    def codetracer_observation(
-        self, run_id: str, step_key: str, text: str, exit_code: Any, is_error: bool, raw_ref: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("observation", run_id, step_key, text, exit_code, is_error, raw_ref, timestamp))
-
-    @hookimpl
-    def codetracer_message(
-        self, run_id: str, step_key: Any, role: str, content: str, name: Any, raw_ref: Any, timestamp: Any
-    ) -> None:
-        self.write(run_id, ("message", run_id, step_key, role, content, name, raw_ref, timestamp))
-
-    @hookimpl
-    def codetracer_error(self, run_id: str, step_key: Any, error: str, kind: Any, timestamp: Any) -> None:
-        self.write(run_id, ("error", run_id, step_key, error, kind, timestamp))
 
 
 # ----------------------------------------------------------------------------------------------------------------------

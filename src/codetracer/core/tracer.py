@@ -1,10 +1,11 @@
-"""The live tracer: hook calls -> journal + tree builder -> (background) SQLite store.
+"""The live tracer: hook calls -> run log + journal -> (writer thread) tree builder -> SQLite store.
 
-On the agent's thread an event costs one pluggy dispatch, one in-memory tree update and one ``os.write`` to the
-run's journal. Finished runs go through a bounded queue to a writer thread that batches them into SQLite, so a slow
-or broken store never blocks the agent: when the queue is full the run is left in its journal (counted, with a
-warning) and stored on the next recovery, never lost. At interpreter exit open runs are closed children-first,
-marked incomplete, and flushed.
+On the agent's thread an event costs one hook dispatch, one tuple appended to its run's list and one line copied
+into the run's memory-mapped journal (:class:`~codetracer.core.runlog.RunLog`). A finished run's events go through a
+bounded queue to a writer thread that builds the tree, maps framework records, segments stages and batches runs
+into SQLite, so neither tree building nor a slow or broken store ever blocks the agent: when the queue is full the
+run is left in its journal (counted, with a warning) and stored on the next recovery, never lost. At interpreter
+exit open runs are closed children-first, marked incomplete, and flushed.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import queue
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 from codetracer.core import config
 from codetracer.core.blobs import BlobStore
-from codetracer.core.builder import Node, TreeBuilder, to_run
+from codetracer.core.builder import TreeBuilder, to_run
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
 from codetracer.core.journal import Journal, orphaned, read_events, replay
 from codetracer.core.model import Run
+from codetracer.core.runlog import Op, RunLog, build_tree
 from codetracer.core.stages import ensure_stages
 from codetracer.core.store import Store
 from codetracer.hooks.manager import PluginManager
@@ -32,6 +35,16 @@ log = logging.getLogger("codetracer")
 
 _STOP = object()
 _PREPARE = object()
+
+
+@dataclass(frozen=True)
+class _Finished:
+    """A run handed to the writer: its events, when it was closed if it never finished, journal lines lost."""
+
+    run_id: str
+    ops: list[Op]
+    closed_at: float | None
+    dropped: int
 
 
 class RecentRuns(list[Run]):
@@ -72,11 +85,11 @@ class Tracer:
         self.persist = persist
         self.pm = PluginManager()
         self.blobs = BlobStore(config.blob_dir(self.home)) if persist else None
-        self.builder = TreeBuilder(on_finished=self._on_finished, blobs=self.blobs)
         self.journal = Journal(config.journal_dir(self.home)) if persist else None
+        self.builder = RunLog(self._on_finished, self.journal, self.blobs)
+        """Open runs: :meth:`~RunLog.open_run_ids`, :meth:`~RunLog.snapshot` (their trees are built on demand)."""
         self.pm.register(self.builder, name="tree-builder")
         if self.journal is not None:
-            self.pm.register(self.journal, name="journal")
             self.journal.on_spare_taken = self._request_spare
         if load_plugins:
             self.pm.load_entrypoint_plugins()
@@ -97,26 +110,28 @@ class Tracer:
 
     # -- finished runs ------------------------------------------------------------------------------------------------
 
-    def _on_finished(self, node: Node) -> None:
-        """Runs on the agent's thread: hand the finished tree to the writer, never wait for it."""
-        if self.journal is not None:
-            node["dropped_events"] = self.journal.failures_of(node["id"])
+    def _on_finished(self, run_id: str, ops: list[Op], closed_at: float | None) -> None:
+        """Runs on the agent's thread: hand the finished run's events to the writer, never wait for it."""
+        dropped = self.journal.failures_of(run_id) if self.journal is not None else 0
+        item = _Finished(run_id, ops, closed_at, dropped)
         self._ensure_writer()
         try:
-            self._queue.put_nowait(node)
+            self._queue.put_nowait(item)
         except queue.Full:
-            if not self.persist:  # nothing to recover from later: validate here rather than lose the run
-                self._accept([node])
+            if not self.persist:  # nothing to recover from later: build it here rather than lose the run
+                self._accept([item])
                 return
             self.deferred += 1
             if self.deferred == 1:
                 log.warning("codetracer store is behind; finished runs stay in the journal and are stored on recovery")
             assert self.journal is not None
-            self.journal.close(node["id"], delete=False)
+            self.journal.close(run_id, delete=False)
 
-    def _accept(self, nodes: list[Node]) -> list[Run]:
+    def _accept(self, items: list[_Finished]) -> list[Run]:
         runs = []
-        for node in nodes:
+        for item in items:
+            node = build_tree(item.ops, self.blobs, closed_at=item.closed_at)
+            node["dropped_events"] = node.get("dropped_events", 0) + item.dropped
             run = ensure_stages(to_run(node))
             self.runs.append(run)
             runs.append(run)
@@ -152,7 +167,7 @@ class Tracer:
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in items)
-            batch: list[Node] = [item for item in items if item is not _STOP and item is not _PREPARE]  # type: ignore[misc]
+            batch = [item for item in items if isinstance(item, _Finished)]
             if batch:
                 try:
                     self._save(batch)
@@ -170,7 +185,7 @@ class Tracer:
         except queue.Full:
             pass  # the next run creates its file itself
 
-    def _save(self, batch: list[Node]) -> None:
+    def _save(self, batch: list[_Finished]) -> None:
         runs = self._accept(batch)
         if self.journal is None:
             return

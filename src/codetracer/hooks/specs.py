@@ -230,6 +230,22 @@ def codetracer_error(
 
 
 @hookspec
+def codetracer_record(run_id: str, mapper: str, payload: Any, timestamp: float | None) -> None:
+    """A framework's own record (a chat message, a serialised event), to be turned into the events above later.
+
+    The cheapest way for a live adapter to trace a callback: the agent's thread only journals ``payload`` and keeps
+    it; the mapping onto trace events runs when the tree is needed (the run finished, someone looks at it, a crash
+    is recovered), off the agent's thread, and is the same code the adapter's offline extractor runs on the
+    framework's artifacts.
+
+    :param mapper: ``"package.module:Name"`` of a :class:`~codetracer.core.records.RecordMapper`; one is made per
+        run and mapper, fed the run's records in order, and closed before the run's ``run_finished`` applies.
+    :param payload: JSON-like data, journaled as JSON (a serialised event may come as its JSON text, which the
+        mapper parses); it must not change after the call.
+    """
+
+
+@hookspec
 def codetracer_run_completed(run: Run) -> None:
     """A live run's tree is final: validated, segmented into stages, about to be stored.
 

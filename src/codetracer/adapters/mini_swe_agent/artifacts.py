@@ -290,11 +290,16 @@ class _Replay:
         self.events.error(self.run_id, text.split("\n", 1)[0], step_key=key, kind="FormatError", timestamp=ts)
 
     def exit(self, msg: Mapping[str, Any]) -> None:
-        extra = _dict(msg.get("extra"))
-        if isinstance(extra.get("exit_status"), str):
-            self.exit_status = extra["exit_status"]
-        if isinstance(extra.get("submission"), str):
-            self.submission = extra["submission"]
+        status, submission = exit_facts(msg)
+        self.exit_status = status or self.exit_status
+        self.submission = submission if submission is not None else self.submission
+
+
+def exit_facts(msg: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The exit status and submission that mini's final ``exit`` message carries in its ``extra``."""
+    extra = _dict(msg.get("extra"))
+    status, submission = extra.get("exit_status"), extra.get("submission")
+    return (status if isinstance(status, str) else None), (submission if isinstance(submission, str) else None)
 
 
 def replay_messages(

@@ -5,10 +5,11 @@ message of a run -- the system prompt, the task, each model answer, each observa
 and the final ``exit`` message -- goes through ``agent.add_messages``. So the adapter wraps two methods *of this one
 agent instance* (never the class, so other agents and subclasses are untouched):
 
-* ``add_messages``: each message is handed, as it arrives, to the very replay the ``.traj.json`` extractor uses
-  (:class:`~codetracer.adapters.mini_swe_agent.artifacts._Replay`), so the live tree is the tree of the trajectory
-  ``agent.save()`` writes: same steps, thoughts, commands, observations and exit codes. Each model answer also
-  carries an LLM call (response, cost, tokens);
+* ``add_messages``: each message is recorded as it arrives (``codetracer_record``: journaled, kept with the run) and
+  mapped later, off the agent's thread, by :class:`MessageMapper` -- the very replay the ``.traj.json`` extractor
+  uses (:class:`~codetracer.adapters.mini_swe_agent.artifacts._Replay`), so the live tree is the tree of the
+  trajectory ``agent.save()`` writes: same steps, thoughts, commands, observations and exit codes. Each model answer
+  also carries an LLM call (response, cost, tokens). A step costs the agent two journal lines, not its mapping;
 * ``run``: the run ends when ``run()`` returns (its ``exit_status``: ``Submitted`` is ``unknown`` unless the optional
   ``verify`` callback says whether the fix works; ``LimitsExceeded`` and other exits are ``failed``) or raises (an
   error event and a ``failed`` run, then the exception goes on to the caller).
@@ -31,11 +32,13 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
     FRAMEWORK,
     _number,
     _Replay,
+    exit_facts,
     first_user_text,
     outcome_for,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.events import Events
     from codetracer.core.tracer import Tracer
 
 log = logging.getLogger("codetracer.adapters.mini_swe_agent")
@@ -47,6 +50,43 @@ _ATTR = "_codetracer_live"
 """Instance attribute holding the agent's :class:`_LiveRun` (its presence makes tracing idempotent)."""
 
 Verifier = Callable[[Mapping[str, Any]], "bool | None"]
+
+MAPPER = "codetracer.adapters.mini_swe_agent.live:MessageMapper"
+"""The record mapper of live mini-swe-agent runs (its records are the agent's messages)."""
+
+
+class MessageMapper:
+    """Maps one live run's recorded messages onto trace events with the ``.traj.json`` extractor's replay.
+
+    Records are mini's message dicts, in the order the agent added them, plus a first ``{"settings": ...}`` record
+    (model name, whether to add LLM calls). Runs off the agent's thread, when the tree is built.
+    """
+
+    def __init__(self, events: Events, run_id: str) -> None:
+        self.events = events
+        self.run_id = run_id
+        self.replay: _Replay | None = None
+        self.index = 0
+
+    def _replay(self, model: str | None = None, llm_calls: bool = True) -> _Replay:
+        self.replay = _Replay(self.events, self.run_id, Path(f"<live {self.run_id}>"), model, "messages", llm_calls)
+        return self.replay
+
+    def feed(self, payload: Any, timestamp: float | None) -> None:
+        settings = payload.get("settings") if "role" not in payload else None
+        if isinstance(settings, dict):
+            self._replay(settings.get("model"), bool(settings.get("llm_calls", True)))
+            return
+        replay = self.replay or self._replay()
+        extra = payload.get("extra")
+        if not isinstance(extra, dict) or _number(extra.get("timestamp")) is None:  # mini stamps model answers only
+            payload = {**payload, "extra": {**(extra if isinstance(extra, dict) else {}), "timestamp": timestamp}}
+        replay.feed(self.index, payload, timestamp=timestamp)
+        self.index += 1
+
+    def close(self) -> None:
+        if self.replay is not None:
+            self.replay.close_step()
 
 
 class _LiveRun:
@@ -70,10 +110,10 @@ class _LiveRun:
         self.run_id: str | None = None
         self.run_ids: list[str] = []
         """Every run traced on this agent, in order."""
-        self.replay: _Replay | None = None
         self.pending: list[dict[str, Any]] = []
-        self.index = 0
         self.started = False
+        self.exit_status: str | None = None
+        self.submission: str | None = None
         self.failures: set[str] = set()
         self.parent_run_id: str | None = None
         """Set by reflective replay (:mod:`codetracer.adapters.mini_swe_agent.replay`) for a retry's run."""
@@ -102,11 +142,9 @@ class _LiveRun:
             self.end(agent, None, RuntimeError("run() was called again before the previous run ended"))
         self.run_id = f"{FRAMEWORK}:{uuid.uuid4().hex[:12]}"
         self.run_ids.append(self.run_id)
-        self.replay = _Replay(self.ev, self.run_id, Path(f"<live {self.run_id}>"), _model_name(agent), "messages",
-                              self.llm_calls)
         self.pending = []
-        self.index = 0
         self.started = False
+        self.exit_status = self.submission = None
 
     def _start(self, agent: Any, batch: list[dict[str, Any]]) -> None:
         assert self.run_id is not None
@@ -119,8 +157,10 @@ class _LiveRun:
             meta["mini_version"] = version
         if self.parent_run_id is not None:
             meta["attempt_of"] = self.parent_run_id
+        now = time.time()
         self.ev.run_started(self.run_id, FRAMEWORK, task=self.task or first_user_text(batch), metadata=meta,
-                            parent_run_id=self.parent_run_id, timestamp=time.time())
+                            parent_run_id=self.parent_run_id, timestamp=now)
+        self.ev.record(self.run_id, MAPPER, {"settings": {"model": model, "llm_calls": self.llm_calls}}, timestamp=now)
         self.started = True
 
     def add(self, agent: Any, messages: tuple[Any, ...]) -> None:
@@ -134,44 +174,35 @@ class _LiveRun:
                 return
             batch, self.pending = self.pending, []
             self._start(agent, batch)
-        for msg in batch:
-            self._feed(msg)
+        self._record(batch)
 
-    def _feed(self, msg: dict[str, Any]) -> None:
-        """One message into the extractor's replay (the loop body of ``replay_messages``), stamped with the time it
-        arrived when the message carries none (mini stamps model answers, not observations)."""
-        replay = self.replay
-        assert replay is not None and self.run_id is not None
-        i = self.index
-        self.index += 1
-        extra = msg.get("extra")
-        if not isinstance(extra, dict) or _number(extra.get("timestamp")) is None:
-            msg = {**msg, "extra": {**(extra if isinstance(extra, dict) else {}), "timestamp": time.time()}}
-        replay.feed(i, msg, timestamp=time.time())
+    def _record(self, batch: list[dict[str, Any]]) -> None:
+        """The messages, as they are, into the run (mapped later by :class:`MessageMapper`), stamped with now."""
+        run_id, record, now = self.run_id, self.ev.record, time.time()
+        assert run_id is not None
+        for msg in batch:
+            if msg.get("role") == "exit":
+                status, submission = exit_facts(msg)
+                self.exit_status = status or self.exit_status
+                self.submission = submission if submission is not None else self.submission
+            record(run_id, MAPPER, msg, timestamp=now)
 
     def end(self, agent: Any, result: Any, error: BaseException | None) -> None:
         """``run()`` returned ``result`` or raised ``error``: close the last step and the run."""
         if self.run_id is None:
             return
-        run_id, replay = self.run_id, self.replay
-        self.run_id = None
+        run_id = self.run_id
         if not self.started:  # not even the task arrived: announce the run so its end is not lost
             batch, self.pending = self.pending, []
-            self.run_id = run_id
             self._start(agent, batch)
-            for msg in batch:
-                self._feed(msg)
-            self.run_id = None
+            self._record(batch)
+        self.run_id = None
         now = time.time()
-        if replay is not None:
-            replay.close_step()
         result_map = result if isinstance(result, Mapping) else {}
         exit_status = result_map.get("exit_status") if isinstance(result_map.get("exit_status"), str) else None
-        if exit_status is None and replay is not None:
-            exit_status = replay.exit_status
+        exit_status = exit_status or self.exit_status
         submission = result_map.get("submission") if isinstance(result_map.get("submission"), str) else None
-        if submission is None and replay is not None:
-            submission = replay.submission
+        submission = submission if submission is not None else self.submission
         end: dict[str, Any] = {"exit_status": exit_status, "submission": submission,
                                "cost": _number(getattr(agent, "cost", None)),
                                "api_calls": getattr(agent, "n_calls", None)}
