@@ -227,6 +227,31 @@ class OpenHandsSdkExtractor:
         _SdkReplay(path, state, events).run(files)
 
 
+MAPPED_KINDS = frozenset(
+    {
+        "ActionEvent",
+        "ObservationEvent",
+        "UserRejectObservation",
+        "AgentErrorEvent",
+        "MessageEvent",
+        "SystemPromptEvent",
+        "ConversationErrorEvent",
+        "ConversationStateUpdateEvent",
+    }
+)
+"""SDK event kinds the replay maps (or reads the status from); others are counted as ``skipped_events``."""
+
+
+def status_of_update(data: Mapping[str, Any]) -> str | None:
+    """The execution status a ``ConversationStateUpdateEvent`` sets, if it sets one."""
+    key, value = data.get("key"), data.get("value")
+    if key == "execution_status" and isinstance(value, str):
+        return value
+    if key == "full_state" and isinstance(value, dict) and isinstance(value.get("execution_status"), str):
+        return str(value["execution_status"])
+    return None
+
+
 class _SdkReplay:
     """Replays the events of one SDK conversation."""
 
@@ -312,16 +337,9 @@ class _SdkReplay:
             detail = data.get("detail") if isinstance(data.get("detail"), str) else ""
             self.ev.error(self.run_id, detail or code or "conversation error", kind=code, timestamp=ts)
         elif kind == "ConversationStateUpdateEvent":
-            self._state_update(data)
+            self.execution_status = status_of_update(data) or self.execution_status
         else:
             self.skipped += 1  # pauses, condensations, token streams: no step content
-
-    def _state_update(self, data: dict[str, Any]) -> None:
-        key, value = data.get("key"), data.get("value")
-        if key == "execution_status" and isinstance(value, str):
-            self.execution_status = value
-        elif key == "full_state" and isinstance(value, dict) and isinstance(value.get("execution_status"), str):
-            self.execution_status = value["execution_status"]
 
     def _action(self, file: Path, data: dict[str, Any], ts: float | None) -> None:
         ref = self._ref(file)

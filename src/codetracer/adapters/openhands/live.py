@@ -6,8 +6,9 @@ One line registers it, at construction, because the SDK takes event callbacks on
 
 (or ``callbacks=[CodetracerCallback(tracer)]``). Every event the conversation emits reaches the callback right after
 the SDK persisted it, in order. The callback turns each event into the SDK event *dict* the persisted
-``events/event-NNNNN-<id>.json`` file holds and hands it to the replay of the persisted-conversation extractor
-(:mod:`codetracer.adapters.openhands.artifacts`), so the live tree is, by construction, the tree
+``events/event-NNNNN-<id>.json`` file holds and records it (``codetracer_record``: journaled, kept with the run);
+off the agent's thread, :class:`EventMapper` hands the recorded dicts to the replay of the persisted-conversation
+extractor (:mod:`codetracer.adapters.openhands.artifacts`), so the live tree is, by construction, the tree
 ``codetracer analyze`` later extracts from the conversation's ``persistence_dir``: ``ActionEvent``s sharing an
 ``llm_response_id`` form one step whose tool calls are parallel siblings; ``ObservationEvent`` /
 ``AgentErrorEvent`` / ``UserRejectObservation`` answer a call by its tool call id; ``MessageEvent``s become messages.
@@ -34,11 +35,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from codetracer.adapters.openhands.artifacts import (
     FRAMEWORK,
+    MAPPED_KINDS,
     _content_text,
     _outcome_from_state,
     _SdkReplay,
     _Steps,
     _timestamp,
+    status_of_update,
 )
 from codetracer.core.errors import CodetracerError
 
@@ -65,6 +68,37 @@ class _LiveReplay(_SdkReplay):
         self.run_id = run_id
         self.steps = _Steps(events, run_id)
         self.model = model
+
+
+MAPPER = "codetracer.adapters.openhands.live:EventMapper"
+"""The record mapper of live OpenHands runs."""
+
+
+class EventMapper:
+    """Maps one live run's recorded SDK events with the persisted-conversation replay (off the agent's thread).
+
+    Records are ``(file name, kind, event dict)`` in the conversation's order, after a first ``{"settings": ...}``
+    record naming the model.
+    """
+
+    def __init__(self, events: Events, run_id: str) -> None:
+        self.replay = _LiveReplay(events, run_id, None)
+        self.last_ts: float | None = None
+
+    def feed(self, payload: Any, timestamp: float | None) -> None:
+        if isinstance(payload, dict):
+            settings = payload.get("settings")
+            if isinstance(settings, dict):
+                self.replay.model = settings.get("model")
+            return
+        name, kind, data = payload
+        ts = _timestamp(data.get("timestamp"))
+        if ts is not None:
+            self.last_ts = ts
+        self.replay._event(_file(name), data, kind, ts)
+
+    def close(self) -> None:
+        self.replay.steps.close(self.last_ts)
 
 
 class _EventFile:
@@ -188,10 +222,13 @@ class CodetracerCallback:
         """Events the callback could not trace (logged once; the agent never sees the error)."""
         self._events = tracer.events
         self._lock = threading.Lock()  # parallel tool calls may report from worker threads
-        self._replay: _LiveReplay | None = None
-        self._pending: list[tuple[Path, dict[str, Any], str, float | None]] = []
+        self._open: str | None = None  # the open run's id
+        self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self._index = 0  # position of the next event in the conversation's event log (its file name)
-        self._last_ts: float | None = None
+        self._last_raw_ts: Any = None  # the last event's timestamp as the SDK wrote it (parsed once, at the end)
+        self._status: str | None = None  # the open run's execution status, as far as its events said
+        self._conversation_error = False
+        self._skipped = 0
         self._next: tuple[str | None, str | None] = (None, None)  # (parent run, task) of the next run: see retry()
 
     def expect_retry(self, parent_run_id: str | None, task: str | None) -> None:
@@ -208,7 +245,7 @@ class CodetracerCallback:
     @property
     def active(self) -> bool:
         """True while a run is open."""
-        return self._replay is not None
+        return self._open is not None
 
     # -- the callback -------------------------------------------------------------------------------------------------
 
@@ -224,28 +261,34 @@ class CodetracerCallback:
         kind, data = event_data(event)
         if kind == "ConversationStateUpdateEvent":
             # state syncs are not tree content; they end the run when the status becomes terminal
-            if self._replay is not None:
-                self._replay._event(_file("state-update"), data, kind, None)
-                if self._replay.execution_status in TERMINAL_STATES:
+            if self._open is not None:
+                self._status = status_of_update(data) or self._status
+                if self._status in TERMINAL_STATES:
                     self._end(None, None)
             return
-        ts = _timestamp(data.get("timestamp"))
-        name = _file(f"event-{self._index:05d}-{data.get('id')}.json")
+        name = f"event-{self._index:05d}-{data.get('id')}.json"
         self._index += 1
-        if self._replay is None:
+        if self._open is None:
             if kind == "SystemPromptEvent" and self.task is None:
-                self._pending.append((name, data, kind, ts))  # wait: the next event may be the task's message
+                self._pending.append((name, kind, data))  # wait: the next event may be the task's message
                 return
-            self._start(self._task_of(kind, data), ts)
-        replay = self._replay
-        assert replay is not None
-        if ts is not None:
-            self._last_ts = ts
-        replay._event(name, data, kind, ts)
+            self._start(self._task_of(kind, data), data.get("timestamp"))
+        self._record(name, kind, data)
         if kind == "ConversationErrorEvent":
-            if replay.execution_status not in ("error", "stuck"):
-                replay.execution_status = "error"  # the SDK sets it just before emitting the error
+            self._conversation_error = True
+            if self._status not in ("error", "stuck"):
+                self._status = "error"  # the SDK sets it just before emitting the error
             self._end(None, None)
+
+    def _record(self, name: str, kind: str, data: dict[str, Any]) -> None:
+        """One event into the open run, as the dict its persisted file holds (mapped later by :class:`EventMapper`)."""
+        assert self._open is not None
+        raw_ts = data.get("timestamp")
+        if raw_ts is not None:
+            self._last_raw_ts = raw_ts
+        if kind not in MAPPED_KINDS:
+            self._skipped += 1
+        self._events.record(self._open, MAPPER, (name, kind, data))
 
     def _task_of(self, kind: str, data: dict[str, Any]) -> str | None:
         if self.task is not None:
@@ -256,14 +299,13 @@ class CodetracerCallback:
                 return _content_text(message.get("content")) or None
         return None
 
-    def _start(self, task: str | None, ts: float | None = None) -> None:
+    def _start(self, task: str | None, raw_ts: Any = None) -> None:
         """Open a run; its start is the first event's time, a waiting system prompt's if there is one."""
         n = len(self.run_ids) + 1
         run_id = self.base_run_id if n == 1 else f"{self.base_run_id}#{n}"
         self.run_ids.append(run_id)
-        replay = _LiveReplay(self._events, run_id, self.model)
         pending, self._pending = self._pending, []
-        first_ts = pending[0][3] if pending else ts
+        first_ts = _timestamp(pending[0][2].get("timestamp") if pending else raw_ts)
         meta: dict[str, Any] = {"format": "openhands-sdk-live", **self.metadata}
         if self.model:
             meta["model"] = self.model
@@ -273,27 +315,26 @@ class CodetracerCallback:
             meta["attempt_of"] = parent
             task = retry_task or task
         self._events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=first_ts)
-        self._replay = replay
-        for name, data, kind, ts in pending:
-            if ts is not None:
-                self._last_ts = ts
-            replay._event(name, data, kind, ts)
+        self._events.record(run_id, MAPPER, {"settings": {"model": self.model}})
+        self._open = run_id
+        self._status, self._conversation_error, self._skipped = None, False, 0
+        for name, kind, data in pending:
+            self._record(name, kind, data)
 
     def _end(self, outcome: str | None, status: str | None) -> None:
-        replay = self._replay
-        assert replay is not None
-        self._replay = None
+        run_id = self._open
+        assert run_id is not None
+        self._open = None
         if status is not None:
-            replay.execution_status = status
-        ts = self._last_ts
-        replay.steps.close(ts)
-        state = replay.execution_status
+            self._status = status
+        state = self._status
         if outcome is None:
-            outcome = "failed" if replay.conversation_error else _outcome_from_state(state, None)
-        meta: dict[str, Any] = {"skipped_events": replay.skipped} if replay.skipped else {}
+            outcome = "failed" if self._conversation_error else _outcome_from_state(state, None)
+        meta: dict[str, Any] = {"skipped_events": self._skipped} if self._skipped else {}
         if self.failures:
             meta["trace_failures"] = self.failures
-        self._events.run_finished(replay.run_id, outcome, exit_status=state, metadata=meta, timestamp=ts)
+        ts = _timestamp(self._last_raw_ts)
+        self._events.run_finished(run_id, outcome, exit_status=state, metadata=meta, timestamp=ts)
 
     # -- the caller's end of a run ------------------------------------------------------------------------------------
 
@@ -307,7 +348,7 @@ class CodetracerCallback:
         """
         try:
             with self._lock:
-                if self._replay is None:
+                if self._open is None:
                     if not self._pending:
                         return
                     self._start(self.task)
