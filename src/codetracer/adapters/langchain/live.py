@@ -58,17 +58,14 @@ F = TypeVar("F", bound=Callable[..., None])
 
 def _guarded(method: F) -> F:
     """Never let a tracing bug reach the agent: catch everything, log once per callback kind, go on."""
-    name = method.__name__
+    name = method.__name__.lstrip("_")
 
     @functools.wraps(method)
     def wrapper(self: _Recorder, *args: Any, **kwargs: Any) -> None:
         try:
             method(self, *args, **kwargs)
-        except Exception:
-            self.failures += 1
-            if name not in self._logged:
-                self._logged.add(name)
-                log.exception("codetracer's LangChain handler failed in %s; the run goes on (logged once)", name)
+        except Exception:  # noqa: BLE001 - tracing must never reach the agent
+            self._failed(name)
 
     return cast(F, wrapper)
 
@@ -357,6 +354,13 @@ class _Recorder:
 
     # -- bookkeeping --------------------------------------------------------------------------------------------------
 
+    def _failed(self, name: str) -> None:
+        """Called from an ``except`` block: count the failure, log it once per callback kind."""
+        self.failures += 1
+        if name not in self._logged:
+            self._logged.add(name)
+            log.exception("codetracer's LangChain handler failed in %s; the run goes on (logged once)", name)
+
     def open_run_ids(self) -> list[str]:
         """codetracer runs this handler has started and not yet finished."""
         with self._lock:
@@ -452,8 +456,34 @@ class _Recorder:
 
     # -- chains -------------------------------------------------------------------------------------------------------
 
-    @_guarded
     def chain_start(
+        self,
+        serialized: Any,
+        inputs: Any,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        """Six of a LangGraph step's fourteen callbacks are chain starts inside a run already known (graph nodes,
+        sequences, routers): that path is one lookup and one small object, with no guard frame around it."""
+        try:
+            key = run_id.int
+            if parent_run_id is not None:
+                with self._lock:
+                    parent = self._nodes.get(parent_run_id.int)
+                    if parent is not None:
+                        if key not in self._nodes:
+                            self._nodes[key] = _Node(parent.run, "chain")
+                            parent.run.lc_ids.append(key)
+                        return
+            self._chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
+        except Exception:  # noqa: BLE001 - tracing must never reach the agent
+            self._failed("chain_start")
+
+    @_guarded
+    def _chain_start(
         self,
         serialized: Any,
         inputs: Any,
@@ -479,8 +509,17 @@ class _Recorder:
                     now=None,
                 )
 
-    @_guarded
     def chain_end(self, outputs: Any, run_id: UUID) -> None:
+        """Only the outermost chain's end matters (it ends the run): every other one is a lookup."""
+        try:
+            node = self._nodes.get(run_id.int)
+            if node is not None and node.root:
+                self._chain_end(outputs, run_id)
+        except Exception:  # noqa: BLE001 - tracing must never reach the agent
+            self._failed("chain_end")
+
+    @_guarded
+    def _chain_end(self, outputs: Any, run_id: UUID) -> None:
         with self._lock:
             node = self._nodes.get(run_id.int)
             if node is not None and node.root:
