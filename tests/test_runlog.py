@@ -1,0 +1,138 @@
+"""The live sink (RunLog) and framework records: trees built later are the trees the builder builds on the spot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codetracer.adapters.mini_swe_agent.artifacts import MiniSweAgentExtractor
+from codetracer.adapters.mini_swe_agent.live import MAPPER as MINI_MAPPER
+from codetracer.core import config
+from codetracer.core.builder import to_run
+from codetracer.core.events import Events
+from codetracer.core.extract import ExtractorRegistry, build_runs, load_json
+from codetracer.core.model import Run
+from codetracer.core.runlog import Op, RunLog, build_tree
+from codetracer.core.stages import ensure_stages
+from codetracer.core.tracer import Tracer, recover
+from codetracer.hooks.manager import PluginManager
+
+
+def through_runlog(path: Path, extractor: Any) -> list[Run]:
+    """The runs of an artifact traced as a live tracer traces: events kept per run, trees built afterwards."""
+    finished: list[tuple[str, list[Op], float | None]] = []
+    pm = PluginManager()
+    pm.register(RunLog(lambda *item: finished.append(item)), name="tree-builder")
+    extractor.extract(path, Events(pm.relay))
+    return [ensure_stages(to_run(build_tree(ops, closed_at=closed_at))) for _, ops, closed_at in finished]
+
+
+@pytest.mark.parametrize(
+    "artifact",
+    [
+        "mini-swe-agent/example_toolcall.traj.json",
+        "mini-swe-agent/repo_tests_local.traj.json",
+        "swe-agent/sweagent-1.1-fc-demo-1.traj",
+        "swe-agent/demo_marshmallow-1867_default_v07.traj",
+        "openhands/sdk",
+        "atif/chess-best-move__wpPQ5MU",
+    ],
+)
+def test_trees_built_from_kept_events_equal_trees_built_on_the_spot(shared: Path, artifact: str) -> None:
+    path = shared / "fixtures" / artifact
+    if path.is_dir() and artifact == "openhands/sdk":
+        path = next(p.parent for p in sorted(path.rglob("base_state.json")))
+    registry = ExtractorRegistry.from_plugins()
+    extractor = next(e for e in registry.extractors if e.detect(_candidate(path)) >= 0.5)
+    direct = build_runs(path, extractor)
+    later = through_runlog(path, extractor)
+    assert direct, "the fixture holds at least one run"
+    assert [r.model_dump() for r in later] == [r.model_dump() for r in direct]
+
+
+def _candidate(path: Path) -> Any:
+    from codetracer.core.extract import Candidate
+
+    return Candidate(path, path.is_dir())
+
+
+def mini_messages(shared: Path) -> list[dict[str, Any]]:
+    return load_json(shared / "fixtures" / "mini-swe-agent" / "example_toolcall.traj.json")["messages"]
+
+
+def record_run(events: Events, run_id: str, messages: list[dict[str, Any]], *, finish: bool) -> None:
+    events.run_started(run_id, "mini-swe-agent", task="t", timestamp=1.0)
+    events.record(run_id, MINI_MAPPER, {"settings": {"model": "m", "llm_calls": False}}, timestamp=1.0)
+    for msg in messages:
+        events.record(run_id, MINI_MAPPER, msg, timestamp=2.0)
+    if finish:
+        events.run_finished(run_id, "failed", timestamp=3.0)
+
+
+def test_recorded_messages_map_to_the_trajectory_tree(shared: Path, home: Path) -> None:
+    messages = mini_messages(shared)
+    expected = build_runs(shared / "fixtures" / "mini-swe-agent" / "example_toolcall.traj.json", MiniSweAgentExtractor())
+    tracer = Tracer(load_plugins=False)
+    record_run(tracer.events, "rec", messages, finish=False)
+    open_tree = tracer.builder.snapshot("rec")  # an open run's records are mapped on demand
+    assert open_tree is not None and len(open_tree.steps) == len(expected[0].steps)
+    tracer.events.run_finished("rec", "failed", timestamp=3.0)
+    assert tracer.flush()
+    (run,) = tracer.runs
+    tracer.close()
+    assert [(s.thought, [c.action for c in s.calls]) for s in run.steps] == [
+        (s.thought, [c.action for c in s.calls]) for s in expected[0].steps
+    ]
+    assert [c.observation for s in run.steps for c in s.calls] == [
+        c.observation for s in expected[0].steps for c in s.calls
+    ]
+    assert all(step.complete for step in run.steps), "the mapper closed the last step before the run ended"
+
+
+def test_a_mapper_that_fails_is_an_error_of_the_run_not_a_lost_run(shared: Path) -> None:
+    finished: list[tuple[str, list[Op], float | None]] = []
+    pm = PluginManager()
+    pm.register(RunLog(lambda *item: finished.append(item)), name="tree-builder")
+    events = Events(pm.relay)
+    events.run_started("r", "demo", timestamp=1.0)
+    events.step_started("r", "1", thought="kept", timestamp=1.0)
+    events.record("r", "codetracer.no_such_module:Mapper", {"x": 1}, timestamp=1.5)
+    events.record("r", MINI_MAPPER, {"role": "assistant", "content": 42}, timestamp=1.6)  # content: not text
+    events.run_finished("r", "failed", timestamp=2.0)
+    run = to_run(build_tree(finished[0][1]))
+    assert run.steps[0].thought is not None and run.steps[0].thought.text == "kept"
+    errors = [e.error for e in run.errors]
+    assert any("cannot be loaded" in e and "no_such_module" in e for e in errors), errors
+    assert any(MINI_MAPPER in e and "failed" in e for e in errors), errors
+
+
+def test_killed_process_recovers_its_recorded_messages_through_their_mapper(shared: Path, home: Path) -> None:
+    fixture = shared / "fixtures" / "mini-swe-agent" / "example_toolcall.traj.json"
+    script = textwrap.dedent(
+        f"""
+        import json, os, signal
+        from codetracer.core.tracer import Tracer
+        from codetracer.adapters.mini_swe_agent.live import MAPPER
+        t = Tracer(load_plugins=False)
+        e = t.events
+        e.run_started("killed", "mini-swe-agent", task="t", timestamp=1.0)
+        for msg in json.load(open({str(fixture)!r}))["messages"]:
+            e.record("killed", MAPPER, msg, timestamp=2.0)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy())
+    assert proc.returncode == -9
+    (run,) = recover()
+    expected = build_runs(fixture, MiniSweAgentExtractor())[0]
+    assert not run.complete and len(run.steps) == len(expected.steps)
+    assert [c.action.command for s in run.steps for c in s.calls if c.action] == [
+        c.action.command for s in expected.steps for c in s.calls if c.action
+    ]
+    assert list(config.journal_dir(home).glob("*.ctj")) == []
