@@ -77,7 +77,8 @@ def record_run(events: Events, run_id: str, messages: list[dict[str, Any]], *, f
 
 def test_recorded_messages_map_to_the_trajectory_tree(shared: Path, home: Path) -> None:
     messages = mini_messages(shared)
-    expected = build_runs(shared / "fixtures" / "mini-swe-agent" / "example_toolcall.traj.json", MiniSweAgentExtractor())
+    fixture = shared / "fixtures" / "mini-swe-agent" / "example_toolcall.traj.json"
+    expected = build_runs(fixture, MiniSweAgentExtractor())
     tracer = Tracer(load_plugins=False)
     record_run(tracer.events, "rec", messages, finish=False)
     open_tree = tracer.builder.snapshot("rec")  # an open run's records are mapped on demand
