@@ -129,7 +129,44 @@ def main(argv: list[str] | None = None) -> int:
             f"{cpu:7.1f} us/step CPU ({100 * cpu / per_step(cpus[base]):5.2f} %)"
         )
     print(f"({n_runs} traced runs stored, steps per run: {steps_seen})")
+    inside = in_hook(make, task, config, args.steps)
+    print(f"in-hook (codetracer's callbacks, all threads): {inside * 1e6:6.1f} us/step")
     return 0
+
+
+def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: int = 7) -> float:
+    """Median over ``repeats`` runs of the time spent inside codetracer's handler methods, per step."""
+    from codetracer.adapters.langchain.live import CodetracerCallbackHandler
+    from codetracer.core.tracer import Tracer
+
+    tracer = Tracer(load_plugins=False)
+    total = [0.0]
+
+    def timed_handler() -> Any:
+        handler = CodetracerCallbackHandler(tracer)
+        for name in dir(handler):
+            if name.startswith("on_"):
+                method = getattr(handler, name)
+
+                def timed(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+                    t0 = time.perf_counter()
+                    try:
+                        return _method(*args, **kwargs)
+                    finally:
+                        total[0] += time.perf_counter() - t0
+
+                setattr(handler, name, timed)
+        return handler
+
+    make().invoke(task, config={**config, "callbacks": [timed_handler()]})  # warm-up
+    per_step = []
+    for _ in range(repeats):
+        tracer.flush()
+        total[0] = 0.0
+        make().invoke(task, config={**config, "callbacks": [timed_handler()]})
+        per_step.append(total[0] / steps)
+    tracer.close()
+    return sorted(per_step)[len(per_step) // 2]
 
 
 if __name__ == "__main__":

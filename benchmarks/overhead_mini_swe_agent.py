@@ -75,6 +75,39 @@ def one_run(
     return elapsed, cpu
 
 
+class InHookClock:
+    """Sums the time codetracer's own code runs on the agent's thread: the traced ``add_messages`` minus nothing but
+    the agent's original method (timed around ``_LiveRun.add``, which the wrapper calls after the original)."""
+
+    def __init__(self) -> None:
+        from codetracer.adapters.mini_swe_agent import live
+
+        self.seconds = 0.0
+        original = live._LiveRun.add
+
+        def add(state: Any, agent: Any, messages: Any) -> None:
+            t0 = time.perf_counter()
+            original(state, agent, messages)
+            self.seconds += time.perf_counter() - t0
+
+        live._LiveRun.add = add  # type: ignore[method-assign]
+
+
+def in_hook(config: dict[str, Any], steps: int, repeats: int, home: Path, workdir: Path) -> float:
+    """Median over ``repeats`` runs of the in-hook time per step (instant environment)."""
+    clock = InHookClock()
+    tracer = Tracer(home, load_plugins=False)
+    one_run(config, steps, "instant", workdir, tracer)
+    per_step = []
+    for _ in range(repeats):
+        tracer.flush(60)
+        clock.seconds = 0.0
+        one_run(config, steps, "instant", workdir, tracer)
+        per_step.append(clock.seconds / steps)
+    tracer.close()
+    return statistics.median(per_step)
+
+
 def measure(env_kind: str, steps: int, repeats: int, home: Path, workdir: Path) -> dict[str, float]:
     config = yaml.safe_load(get_config_path("mini_textbased").read_text())
     tracer = Tracer(home, load_plugins=False)
@@ -114,6 +147,9 @@ def main() -> None:
                       f"({plain / args.steps * 1e6:6.0f} µs/step), traced {traced * 1e3:8.1f} ms; "
                       f"overhead {(traced - plain) / args.steps * 1e6:6.1f} µs/step, "
                       f"{(traced - plain) / plain * 100:5.2f} %")
+        config = yaml.safe_load(get_config_path("mini_textbased").read_text())
+        seconds = in_hook(config, args.steps, args.repeats, home / "in-hook", workdir)
+        print(f"in-hook (codetracer's code on the agent's thread): {seconds * 1e6:6.1f} µs/step")
 
 
 if __name__ == "__main__":
