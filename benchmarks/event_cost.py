@@ -1,11 +1,11 @@
-"""Cost of one traced event through hook -> tree -> journal -> store, next to an OpenTelemetry span.
+"""Cost of one traced event through hook -> run log + journal (tree and store later), next to an OpenTelemetry span.
 
     python benchmarks/event_cost.py [--events 100000]
 
-Both are measured in the same process and run: codetracer's live path (pluggy dispatch, tree update, journal write,
-runs batched into SQLite by the writer thread) and an OpenTelemetry SDK span with 5 attributes ended into a
-BatchSpanProcessor (exporter discarding spans, so only the SDK's own cost counts). Memory is sampled every 10k events
-to show it stays flat: finished runs leave memory once stored.
+Both are measured in the same process and run: codetracer's live path (hook relay, run log append, journal write;
+trees built and runs batched into SQLite by the writer thread) and an OpenTelemetry SDK span with 5 attributes ended
+into a BatchSpanProcessor (exporter discarding spans, so only the SDK's own cost counts). Memory is sampled every 10k
+events to show it stays flat: finished runs leave memory once stored.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
-    ours = _timed("codetracer event (hook -> tree -> journal -> store)", lambda: bench_codetracer(args.events))
+    ours = _timed("codetracer event (hook -> run log + journal)", lambda: bench_codetracer(args.events))
     otel = _timed("OpenTelemetry span, 5 attributes, BatchSpanProcessor", lambda: bench_otel(args.events))
     ratio = ours["median_us"] / otel["median_us"]  # type: ignore[operator]
     print(f"ratio codetracer/OpenTelemetry (median): {ratio:.2f} (target <= 0.33)")
