@@ -137,3 +137,29 @@ def test_killed_process_recovers_its_recorded_messages_through_their_mapper(shar
         c.action.command for s in expected.steps for c in s.calls if c.action
     ]
     assert list(config.journal_dir(home).glob("*.ctj")) == []
+
+
+def test_huge_outputs_go_to_blobs_at_once_and_the_tree_keeps_both_ends(home: Path) -> None:
+    big = "head of the log\n" + "x" * 300_000 + "\nTraceback: the real error at the end"
+    tracer = Tracer(load_plugins=False)
+    ev = tracer.events
+    ev.run_started("big", "demo", timestamp=1.0)
+    ev.step_started("big", "1", timestamp=1.0)
+    ev.tool_call_started("big", "1", "c1", "bash", command="make test", timestamp=1.0)
+    ev.tool_call_finished("big", "c1", output=big, exit_code=2, timestamp=2.0)
+    journal_path = tracer.journal.path_of("big") if tracer.journal is not None else None
+    assert journal_path is not None
+    assert len(journal_path.read_bytes().rstrip(b"\x00")) < 100_000, "the journal holds the elided text"
+    kept = tracer.builder.snapshot("big")
+    assert kept is not None
+    ev.run_finished("big", "failed", timestamp=3.0)
+    assert tracer.flush()
+    (run,) = tracer.runs
+    tracer.close()
+    for tree in (kept, run):
+        text = tree.steps[0].calls[0].observation.text
+        assert text.size == len(big) and text.blob is not None
+        assert text.text.startswith("head of the log") and text.text.endswith("the real error at the end")
+    from codetracer.core.blobs import BlobStore
+
+    assert BlobStore(config.blob_dir(home)).get(run.steps[0].calls[0].observation.text.blob) == big

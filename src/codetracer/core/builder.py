@@ -121,7 +121,11 @@ class TreeBuilder:
         self.finished: list[Run] = []
         """Finished runs, kept when no ``on_finished`` sink is given."""
 
-    def _text(self, value: str) -> Node:
+    def _text(self, value: str | Node) -> Node:
+        if isinstance(value, dict):
+            if "blob" in value:  # already elided by the live run log (see RunLog)
+                return dict(value)
+            value = str(value)  # an adapter's sloppiness: a text is expected
         if len(value) <= INLINE_LIMIT:
             return {"text": value, "size": len(value)}
         return make_text(value, self._blobs).model_dump()

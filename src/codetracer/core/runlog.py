@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from codetracer.core.blobs import BlobStore
+from codetracer.core.blobs import INLINE_LIMIT, BlobStore, make_text
 from codetracer.core.builder import Node, TreeBuilder
 from codetracer.core.journal import FIELDS, Journal
 from codetracer.core.model import Run
@@ -64,6 +64,10 @@ def build_tree(ops: Sequence[Op], blobs: BlobStore | None = None, *, closed_at: 
 class RunLog:
     """Keeps the events of open runs (and journals them); hands each run's events on when it finishes.
 
+    A text over :data:`~codetracer.core.blobs.INLINE_LIMIT` (a 100 MB log dump) goes to the blob store at once, as
+    the tree builder would put it, and the kept event and its journal line hold the elided text (head, tail, blob
+    digest): an open run never holds a huge output in memory until it ends.
+
     Thread-safe: events of one run arrive in order from whichever thread runs it; the table of open runs is guarded
     by a lock only where a run is opened or closed.
 
@@ -103,6 +107,12 @@ class RunLog:
         for run_id, ops in runs:
             self._on_finished(run_id, ops, timestamp)
         return len(runs)
+
+    def _small(self, value: Any) -> Any:
+        """``value``, or for a huge text its elided form with the whole text in the blob store."""
+        if type(value) is str and len(value) > INLINE_LIMIT and self._blobs is not None:
+            return make_text(value, self._blobs).model_dump()
+        return value
 
     # -- the hot path -------------------------------------------------------------------------------------------------
 
@@ -151,7 +161,7 @@ class RunLog:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("step_started", run_id, step_key, agent, thought, raw_ref, timestamp))
+        self._add(run_id, ("step_started", run_id, step_key, agent, self._small(thought), raw_ref, timestamp))
 
     @hookimpl
     def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: float | None) -> None:
@@ -181,7 +191,8 @@ class RunLog:
         timestamp: float | None,
     ) -> None:
         self._add(
-            run_id, ("llm_call_finished", run_id, call_id, response, input_tokens, output_tokens, cost, timestamp)
+            run_id,
+            ("llm_call_finished", run_id, call_id, self._small(response), input_tokens, output_tokens, cost, timestamp),
         )
 
     @hookimpl
@@ -212,7 +223,7 @@ class RunLog:
         is_error: bool,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("tool_call_finished", run_id, call_id, output, exit_code, is_error, timestamp))
+        self._add(run_id, ("tool_call_finished", run_id, call_id, self._small(output), exit_code, is_error, timestamp))
 
     @hookimpl
     def codetracer_observation(
@@ -225,7 +236,7 @@ class RunLog:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("observation", run_id, step_key, text, exit_code, is_error, raw_ref, timestamp))
+        self._add(run_id, ("observation", run_id, step_key, self._small(text), exit_code, is_error, raw_ref, timestamp))
 
     @hookimpl
     def codetracer_message(
@@ -238,7 +249,7 @@ class RunLog:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("message", run_id, step_key, role, content, name, raw_ref, timestamp))
+        self._add(run_id, ("message", run_id, step_key, role, self._small(content), name, raw_ref, timestamp))
 
     @hookimpl
     def codetracer_error(
