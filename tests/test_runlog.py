@@ -163,3 +163,23 @@ def test_huge_outputs_go_to_blobs_at_once_and_the_tree_keeps_both_ends(home: Pat
     from codetracer.core.blobs import BlobStore
 
     assert BlobStore(config.blob_dir(home)).get(run.steps[0].calls[0].observation.text.blob) == big
+
+
+def test_a_late_event_never_reopens_a_finished_run(home: Path) -> None:
+    tracer = Tracer(load_plugins=False)
+    ev = tracer.events
+    ev.run_started("done", "demo", timestamp=1.0)
+    ev.step_started("done", "1", thought="the real work", timestamp=1.0)
+    ev.run_finished("done", "solved", timestamp=2.0)
+    ev.tool_call_finished("done", "c9", output="a worker thread's straggler", timestamp=3.0)
+    ev.run_finished("done", "failed", timestamp=3.0)
+    assert tracer.builder.open_run_ids() == [] and tracer.builder.late_events == 2
+    assert tracer.flush()
+    from codetracer.core.store import Store
+
+    stored = Store(config.store_path(home), project="tests").load_run("done")
+    assert stored.outcome.value == "solved" and stored.complete and len(stored.steps) == 1
+    ev.run_started("done", "demo", timestamp=5.0)  # a run id started again on purpose is a new run
+    ev.run_finished("done", "failed", timestamp=6.0)
+    assert tracer.flush() and [r.outcome.value for r in tracer.runs] == ["solved", "failed"]
+    tracer.close()

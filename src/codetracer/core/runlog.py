@@ -28,6 +28,9 @@ Op = tuple[Any, ...]
 """One event: ``(name, *arguments)``, the hook's name without ``codetracer_`` and its arguments in the spec's order
 (the journal's line format)."""
 
+_REMEMBERED = 4096
+"""Finished run ids remembered to drop late events (a run's events arrive within seconds of its end)."""
+
 FinishedSink = Callable[[str, list[Op], "float | None"], None]
 """Called with a run's id, its events and, for a run closed as incomplete, the closing time."""
 
@@ -79,6 +82,10 @@ class RunLog:
     def __init__(self, on_finished: FinishedSink, journal: Journal | None = None, blobs: BlobStore | None = None):
         self._open: dict[str, list[Op]] = {}
         self._lock = threading.Lock()
+        self._finished: dict[str, None] = {}  # recently finished run ids, oldest first (bounded)
+        self.late_events = 0
+        """Events that arrived after their run finished: dropped and counted, so a straggler (a worker thread's
+        late callback) can never reopen a finished run and replace its stored tree with an empty one."""
         self._on_finished = on_finished
         self._blobs = blobs
         self._write = journal.write if journal is not None else None
@@ -120,6 +127,10 @@ class RunLog:
         ops = self._open.get(run_id)
         if ops is None:
             with self._lock:
+                if run_id in self._finished and op[0] != "run_started":
+                    self._late(run_id, op[0])
+                    return
+                self._finished.pop(run_id, None)  # a run id used again on purpose starts a new run
                 ops = self._open.setdefault(run_id, [])
         ops.append(op)
         if self._write is not None:
@@ -144,8 +155,18 @@ class RunLog:
         self._add(run_id, ("run_finished", run_id, outcome, exit_status, metadata, timestamp))
         with self._lock:
             ops = self._open.pop(run_id, None)
+            if ops is not None:
+                self._finished[run_id] = None
+                if len(self._finished) > _REMEMBERED:
+                    del self._finished[next(iter(self._finished))]
         if ops is not None:
             self._on_finished(run_id, ops, None)
+
+    def _late(self, run_id: str, event: str) -> None:
+        self.late_events += 1
+        if self.late_events == 1:
+            log.warning("codetracer dropped a %s event of run %s, which had already finished (counted in "
+                        "late_events; the stored run is kept as it was)", event, run_id)
 
     @hookimpl
     def codetracer_stage_declared(self, run_id: str, kind: str, start_step: int, end_step: int, source: str) -> None:
