@@ -7,7 +7,9 @@ costs). Runs alternate so drift hits every side; the best (minimum) times are co
 are the least disturbed by other processes. CPU time counts every thread of the process (LangGraph runs tools in a
 pool).
 
-    python benchmarks/overhead_langchain.py [--steps 200] [--repeats 15]
+    python benchmarks/overhead_langchain.py [--steps 200] [--repeats 15] [--shell]
+
+``--shell`` makes the tool run its command (``echo``) in a real subprocess, as a coding agent's shell tool does.
 
 Needs the ``langchain`` extra (``pip install -e '.[langchain]'``).
 """
@@ -23,8 +25,9 @@ import warnings
 from typing import Any
 
 
-def build(steps: int) -> tuple[Any, Any]:
-    """An agent factory (fresh scripted model per run) and the run's input."""
+def build(steps: int, shell: bool = False) -> tuple[Any, Any]:
+    """An agent factory (fresh scripted model per run) and the run's input; with ``shell`` the tool really runs its
+    command (``echo``) in a subprocess, as a coding agent's shell tool does."""
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
@@ -40,6 +43,10 @@ def build(steps: int) -> tuple[Any, Any]:
     @tool
     def run_shell(command: str) -> str:
         """Run a shell command (scripted)."""
+        if shell:
+            import subprocess
+
+            return subprocess.run(["echo", command], capture_output=True, text=True, check=False).stdout
         return f"ok: {command}"
 
     script = [
@@ -62,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="model turns per run (each with one tool call)")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per side")
+    parser.add_argument("--shell", action="store_true", help="the tool runs its command in a real subprocess")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("CODETRACER_HOME", tempfile.mkdtemp(prefix="ct-bench-lc-"))
     try:
-        make, task = build(args.steps)
+        make, task = build(args.steps, args.shell)
     except ImportError as exc:
         print(f"needs the langchain extra: {exc}", file=sys.stderr)
         return 2
@@ -117,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     def per_step(values: list[float]) -> float:
         return min(values) / args.steps * 1e6
 
-    print(f"LangGraph ReAct agent, {args.steps} steps (one tool call each), best of {args.repeats} runs per side")
+    tool = "a real `echo` subprocess" if args.shell else "an instant tool"
+    print(f"LangGraph ReAct agent, {args.steps} steps (one tool call each, {tool}), "
+          f"best of {args.repeats} runs per side")
     print(f"{'':16}{'wall us/step':>14}{'CPU us/step':>14}")
     for name in sides:
         print(f"{name:16}{per_step(walls[name]):14.1f}{per_step(cpus[name]):14.1f}")
