@@ -589,3 +589,57 @@ def test_tool_matched_without_tool_call_id(tracer: codetracer.Tracer) -> None:
     assert step.tool_calls[0].observation is not None and step.tool_calls[0].observation.text is not None
     assert step.tool_calls[0].observation.text.text == "a b"
     assert step.ended_at == run.ended_at  # q2 never ran: the run's end closed the step
+
+
+KILLED_MID_TOOL = """
+import os, signal, warnings
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+import codetracer
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.prebuilt import create_react_agent
+
+class Scripted(GenericFakeChatModel):
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+@tool
+def read_file(path: str) -> str:
+    '''Read a file.'''
+    return "def add(a, b):\\n    return a - b\\n"
+
+@tool
+def run_shell(command: str) -> str:
+    '''Run a shell command: this one takes the whole process down, as the OOM killer would.'''
+    os.kill(os.getpid(), signal.SIGKILL)
+
+turns = iter([
+    AIMessage(content="Read it.", tool_calls=[{"name": "read_file", "args": {"path": "calc.py"}, "id": "k1"}]),
+    AIMessage(content="Run the tests.",
+              tool_calls=[{"name": "run_shell", "args": {"command": "pytest -q"}, "id": "k2"}]),
+])
+tracer = codetracer.Tracer(load_plugins=False)
+agent = codetracer.trace(create_react_agent(Scripted(messages=turns), [read_file, run_shell]), tracer=tracer)
+agent.invoke({"messages": [("user", "fix add() in calc.py")]})
+"""
+
+
+def test_killed_mid_tool_recovers_the_steps_and_the_call_in_flight(home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_TOOL], env=os.environ.copy(), capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    (run,) = codetracer.recover()
+    assert run.framework == "langchain" and run.task == "fix add() in calc.py" and not run.complete
+    assert [[c.name for c in s.tool_calls] for s in run.steps] == [["read_file"], ["run_shell"]]
+    done, in_flight = run.steps[0].tool_calls[0], run.steps[1].tool_calls[0]
+    assert done.observation is not None and done.observation.text is not None
+    assert done.observation.text.text.startswith("def add")
+    assert in_flight.action is not None and in_flight.action.command == "pytest -q"
+    assert in_flight.observation is None and not in_flight.complete, "the call the process died in stays open"
+    assert llm_responses(run) == ["Read it.", "Run the tests."]

@@ -16,6 +16,10 @@ Mapping (LangChain callback -> trace event), all keyed by LangChain's own ``run_
 * the outermost run's end finishes the codetracer run: outcome ``failed`` when it raised, else what the user's
   ``verifier(outputs)`` or ``outcome`` says, else ``unknown`` (a chain that returns has not proved anything solved).
 
+On the agent's thread the handler only routes callbacks to their run and records each model and tool callback as a
+tuple of plain values (``codetracer_record``, journaled at once); :class:`~codetracer.adapters.langchain.turns.
+TurnMapper` turns the records into steps and calls when the tree is built, off the agent's thread.
+
 The handler never raises into LangChain (``raise_error = False`` and every callback body is guarded), is thread-safe
 (one lock around its id tables) and runs inline (``run_inline = True``), so async runs do not hop to an executor
 thread for it. Retriever, text, retry and custom events are ignored.
@@ -35,6 +39,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
+from codetracer.adapters.langchain.turns import MAPPER
 from codetracer.core.events import Events
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
@@ -49,8 +54,6 @@ Verifier = Callable[[Any], Any]
 """``verifier(outputs)`` of the outermost run -> ``True``/``False``/``"solved"``/``"failed"``/``None``."""
 
 _TASK_KEYS = ("input", "question", "query", "task", "prompt", "instruction")
-_COMMAND_KEYS = ("command", "cmd", "script")
-_PATH_KEYS = ("path", "file_path", "filename", "file")
 _SCALARS = (str, int, float, bool)
 
 F = TypeVar("F", bound=Callable[..., None])
@@ -73,13 +76,6 @@ def _guarded(method: F) -> F:
 # --------------------------------------------------------------------------------------------------------------------
 # State: one _Run per codetracer run, one _Node per LangChain run id seen
 # --------------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Requested:
-    step_key: str
-    tool: str
-    arguments: Any
 
 
 class _Muted:
@@ -140,10 +136,6 @@ class _Run:
     """The tracer's :class:`Events`, or :data:`_MUTED` when another handler of the tracer records this run."""
     lc_ids: list[int] = field(default_factory=list)
     """Keys of every LangChain run of the tree, dropped from the handler's table when the run ends."""
-    requested: dict[str, _Requested] = field(default_factory=dict)
-    """tool_call_id -> the step whose model response asked for it, until its tool starts."""
-    pending: dict[str, set[str]] = field(default_factory=dict)
-    """step_key -> tool_call ids the step still waits for."""
     reported: list[BaseException] = field(default_factory=list)
     """Exceptions already recorded (LangChain re-raises one exception through every enclosing run)."""
 
@@ -153,10 +145,6 @@ class _Node:
     run: _Run
     kind: str  # "chain" | "llm" | "tool"
     root: bool = False
-    step_key: str | None = None
-    tool_call_id: str | None = None
-    call_id: str | None = None
-    """A tool run's call id (its LangChain run id as text: ``str(UUID)`` is Python code, done once)."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -280,27 +268,6 @@ def _tokens(response: Any, message: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _first_str(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = arguments.get(key)
-        if isinstance(value, str):
-            return value
-    return None
-
-
-def _command_and_edits(arguments: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    """A shell command or a file edit when the tool's arguments look like one (``command=``, ``path=`` + content)."""
-    command = _first_str(arguments, _COMMAND_KEYS)
-    edits: list[dict[str, Any]] = []
-    path = _first_str(arguments, _PATH_KEYS)
-    if path is not None:
-        new = arguments.get("new_str", arguments.get("content", arguments.get("file_text")))
-        old = arguments.get("old_str")
-        if isinstance(new, str) or isinstance(old, str):
-            edits.append({"path": path, "old": old if isinstance(old, str) else None, "new": new})
-    return command, edits
-
-
 def _tool_output(output: Any) -> tuple[str, bool]:
     """A tool's result as text, and whether the framework marked it an error (a ``ToolMessage`` with status error)."""
     if isinstance(output, str):
@@ -366,6 +333,15 @@ class _Recorder:
         with self._lock:
             return list(self._runs)
 
+    def _child(self, key: int, parent_run_id: UUID | None, kind: str) -> _Node | None:
+        """The hot path (call under the lock): a run inside a known run is one lookup and one small object."""
+        parent = self._nodes.get(parent_run_id.int) if parent_run_id is not None else None
+        if parent is None:
+            return None
+        node = self._nodes[key] = _Node(parent.run, kind)
+        parent.run.lc_ids.append(key)
+        return node
+
     def _enter(
         self,
         key: int,
@@ -382,11 +358,8 @@ class _Recorder:
         name: str | None = None,
     ) -> _Node:
         """Register a LangChain run under its parent's codetracer run, or start a new one when it is outermost."""
-        parent = self._nodes.get(parent_run_id.int) if parent_run_id is not None else None
-        if parent is not None:  # the hot path: one dict lookup, one small object
-            node = _Node(parent.run, kind)
-            parent.run.lc_ids.append(key)
-            self._nodes[key] = node
+        node = self._child(key, parent_run_id, kind)
+        if node is not None:
             return node
         owned = self._claims.claim(run_id)
         run = _Run(str(run_id), run_id, self.events if owned else _MUTED, [key])
@@ -413,11 +386,17 @@ class _Recorder:
                                    timestamp=now or time.time())
         return node
 
-    def _report(self, run: _Run, error: BaseException, step_key: str | None, now: float) -> None:
+    @staticmethod
+    def _first_report(run: _Run, error: BaseException) -> bool:
+        """True the first time ``error`` reaches the run (LangChain re-raises it through every enclosing run)."""
         if any(seen is error for seen in run.reported):
-            return
+            return False
         run.reported.append(error)
-        run.events.error(run.id, _error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
+        return True
+
+    def _report(self, run: _Run, error: BaseException, step_key: str | None, now: float) -> None:
+        if self._first_report(run, error):
+            run.events.error(run.id, _error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
 
     def _finish_run(self, run: _Run, outputs: Any, error: BaseException | None, now: float) -> None:
         for lc_id in run.lc_ids:
@@ -444,16 +423,6 @@ class _Recorder:
         if node.root:
             self._finish_run(node.run, outputs, error, now)
 
-    def _finish_step_if_done(self, run: _Run, step_key: str, tool_call_id: str | None, now: float) -> None:
-        waiting = run.pending.get(step_key)
-        if waiting is None:
-            return
-        if tool_call_id is not None:
-            waiting.discard(tool_call_id)
-        if not waiting:
-            del run.pending[step_key]
-            run.events.step_finished(run.id, step_key, timestamp=now)
-
     # -- chains -------------------------------------------------------------------------------------------------------
 
     def chain_start(
@@ -469,14 +438,10 @@ class _Recorder:
         """Six of a LangGraph step's fourteen callbacks are chain starts inside a run already known (graph nodes,
         sequences, routers): that path is one lookup and one small object, with no guard frame around it."""
         try:
-            key = run_id.int
             if parent_run_id is not None:
                 with self._lock:
-                    parent = self._nodes.get(parent_run_id.int)
-                    if parent is not None:
-                        if key not in self._nodes:
-                            self._nodes[key] = _Node(parent.run, "chain")
-                            parent.run.lc_ids.append(key)
+                    key = run_id.int
+                    if key in self._nodes or self._child(key, parent_run_id, "chain") is not None:
                         return
             self._chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
         except Exception:  # noqa: BLE001 - tracing must never reach the agent
@@ -570,73 +535,41 @@ class _Recorder:
                 now=now,
                 name=model,
             )
-            step_key = node.step_key = str(run_id)
             agent = metadata.get("lc_agent_name") if metadata else None
-            node.run.events.step_started(
-                node.run.id, step_key, agent=agent if isinstance(agent, str) else None, timestamp=now
-            )
-            node.run.events.llm_call_started(
-                node.run.id, step_key, step_key, model=model, input_messages=n_messages, timestamp=now
-            )
+            node.run.events.record(node.run.id, MAPPER, ("llm_start", run_id, model, n_messages, agent, now))
 
     @_guarded
     def llm_end(self, response: Any, run_id: UUID) -> None:
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
-            if node is None or node.step_key is None:
+            if node is None or node.kind != "llm":
                 return
-            run, step_key = node.run, node.step_key
             message, text = _generation_message(response)
             input_tokens, output_tokens = _tokens(response, message)
-            run.events.llm_call_finished(
-                run.id, step_key, response=text, input_tokens=input_tokens, output_tokens=output_tokens, timestamp=now
-            )
-            if text:
-                # the step was announced at model start; its thought is only known now (the builder fills it in)
-                run.events.step_started(run.id, step_key, thought=text, timestamp=now)
-            waiting: set[str] = set()
-            for index, call in enumerate(getattr(message, "tool_calls", None) or ()):
-                if not isinstance(call, Mapping):
-                    continue
-                call_id = str(call.get("id") or f"{step_key}#{index}")
-                run.requested[call_id] = _Requested(step_key, str(call.get("name") or ""), call.get("args"))
-                waiting.add(call_id)
-            for invalid in getattr(message, "invalid_tool_calls", None) or ():
-                if isinstance(invalid, Mapping):
-                    detail = f"invalid tool call {invalid.get('name')!r}: {invalid.get('error') or invalid.get('args')}"
-                    run.events.error(run.id, detail, step_key=step_key, kind="InvalidToolCall", timestamp=now)
-            if waiting:
-                run.pending[step_key] = waiting
-            else:
-                run.events.step_finished(run.id, step_key, timestamp=now)
+            record = ("llm_end", run_id, text, input_tokens, output_tokens,
+                      getattr(message, "tool_calls", None), getattr(message, "invalid_tool_calls", None), now)
+            node.run.events.record(node.run.id, MAPPER, record)
             self._end_node(node, response, None, now)
 
     @_guarded
     def llm_error(self, error: BaseException, run_id: UUID) -> None:
+        self._call_failed("llm_error", "llm", error, run_id)
+
+    def _call_failed(self, record_kind: str, node_kind: str, error: BaseException, run_id: UUID) -> None:
+        """A model or tool run raised: its record (the error, and whether it is new to the run), then its end."""
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
-            if node is None or node.step_key is None:
+            if node is None or node.kind != node_kind:  # a run its start callback did not announce
                 return
-            run, step_key = node.run, node.step_key
-            run.events.llm_call_finished(run.id, step_key, timestamp=now)
-            self._report(run, error, step_key, now)
-            run.events.step_finished(run.id, step_key, timestamp=now)
+            run = node.run
+            report = self._first_report(run, error)
+            record = (record_kind, run_id, _error_text(error), type(error).__name__, report, now)
+            run.events.record(run.id, MAPPER, record)
             self._end_node(node, None, error, now)
 
     # -- tools --------------------------------------------------------------------------------------------------------
-
-    def _claim(self, run: _Run, tool_call_id: Any, tool: str, arguments: Any) -> tuple[str | None, _Requested | None]:
-        """The requested call this tool run answers: by ``tool_call_id``, else the oldest unclaimed call of the tool."""
-        if isinstance(tool_call_id, str) and tool_call_id in run.requested:
-            return tool_call_id, run.requested.pop(tool_call_id)
-        if tool_call_id is None:
-            candidates = [(k, r) for k, r in run.requested.items() if r.tool == tool]
-            exact = [(k, r) for k, r in candidates if r.arguments == arguments]
-            for key, _ in (exact or candidates)[:1]:
-                return key, run.requested.pop(key)
-        return None, None
 
     @_guarded
     def tool_start(
@@ -656,10 +589,6 @@ class _Recorder:
             if key in self._nodes:
                 return
             tool = _name(serialized, kwargs) or "tool"
-            if isinstance(inputs, Mapping):
-                arguments: dict[str, Any] = dict(inputs)
-            else:
-                arguments = {"input": input_str}
             node = self._enter(
                 key,
                 run_id,
@@ -673,61 +602,23 @@ class _Recorder:
                 now=now,
                 name=tool,
             )
-            run = node.run
-            tool_call_id, requested = self._claim(run, kwargs.get("tool_call_id"), tool, inputs)
-            call_id = node.call_id = str(run_id)
-            if requested is not None:
-                node.step_key, node.tool_call_id = requested.step_key, tool_call_id
-            else:  # nobody asked for it (a tool run directly, or by a plain chain): a step of its own
-                node.step_key = call_id
-                run.events.step_started(run.id, call_id, timestamp=now)
-            command, edits = _command_and_edits(arguments)
-            raw_ref = f"tool_call_id={tool_call_id}" if tool_call_id else None
-            run.events.tool_call_started(
-                run.id,
-                node.step_key,
-                call_id,
-                tool,
-                arguments=arguments,
-                command=command,
-                edits=edits,
-                raw_ref=raw_ref,
-                timestamp=now,
-            )
-
-    def _tool_done(self, node: _Node, run_id: UUID, now: float) -> None:
-        run, step_key = node.run, node.step_key
-        assert step_key is not None
-        if node.tool_call_id is not None:
-            self._finish_step_if_done(run, step_key, node.tool_call_id, now)
-        else:
-            run.events.step_finished(run.id, step_key, timestamp=now)
+            record = ("tool_start", run_id, tool, inputs, input_str, kwargs.get("tool_call_id"), now)
+            node.run.events.record(node.run.id, MAPPER, record)
 
     @_guarded
     def tool_end(self, output: Any, run_id: UUID) -> None:
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
-            if node is None or node.call_id is None or node.step_key is None:  # a tool run tool_start saw
+            if node is None or node.kind != "tool":  # a tool run tool_start saw
                 return
             text, is_error = _tool_output(output)
-            node.run.events.tool_call_finished(node.run.id, node.call_id, output=text, is_error=is_error, timestamp=now)
-            self._tool_done(node, run_id, now)
+            node.run.events.record(node.run.id, MAPPER, ("tool_end", run_id, text, is_error, now))
             self._end_node(node, output, None, now)
 
     @_guarded
     def tool_error(self, error: BaseException, run_id: UUID) -> None:
-        now = time.time()
-        with self._lock:
-            node = self._nodes.get(run_id.int)
-            if node is None or node.call_id is None or node.step_key is None:  # a tool run tool_start saw
-                return
-            node.run.events.tool_call_finished(
-                node.run.id, node.call_id, output=_error_text(error), is_error=True, timestamp=now
-            )
-            self._report(node.run, error, node.step_key, now)
-            self._tool_done(node, run_id, now)
-            self._end_node(node, None, error, now)
+        self._call_failed("tool_error", "tool", error, run_id)
 
 
 # --------------------------------------------------------------------------------------------------------------------
