@@ -61,7 +61,7 @@ F = TypeVar("F", bound=Callable[..., None])
 
 def _guarded(method: F) -> F:
     """Never let a tracing bug reach the agent: catch everything, log once per callback kind, go on."""
-    name = method.__name__.lstrip("_")
+    name = method.__name__
 
     @functools.wraps(method)
     def wrapper(self: _Recorder, *args: Any, **kwargs: Any) -> None:
@@ -447,7 +447,6 @@ class _Recorder:
         except Exception:  # noqa: BLE001 - tracing must never reach the agent
             self._failed("chain_start")
 
-    @_guarded
     def _chain_start(
         self,
         serialized: Any,
@@ -483,7 +482,6 @@ class _Recorder:
         except Exception:  # noqa: BLE001 - tracing must never reach the agent
             self._failed("chain_end")
 
-    @_guarded
     def _chain_end(self, outputs: Any, run_id: UUID) -> None:
         with self._lock:
             node = self._nodes.get(run_id.int)
