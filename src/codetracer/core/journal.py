@@ -5,9 +5,10 @@ Every trace event of a live run is appended, as one JSON line, to a per-run jour
 after the call still finds it in the file, and the agent's thread pays a memory copy, not a system call. The
 SQLite store is filled later, off the agent's thread; once a run is safely stored its journal is deleted.
 
-A journal whose writer is gone (its ``flock`` is free) is *orphaned*: :func:`recover` replays it through a tree
-builder, closes what was open as incomplete, stores the tree and removes the file. A torn last line (the process died
-mid-write) is skipped and counted.
+A journal whose writer is gone (its ``flock`` is free) is *orphaned*: :func:`~codetracer.core.tracer.recover` reads
+its events (:func:`read_ops`) and builds the tree exactly as the live tracer does (:func:`~codetracer.core.runlog.
+build_tree`), closing what was open as incomplete, stores the tree and removes the file. A torn last line (the process
+died mid-write) is skipped and counted.
 """
 
 from __future__ import annotations
@@ -251,9 +252,10 @@ class Journal:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The events of one journal file and the number of torn or unreadable lines skipped."""
-    events: list[dict[str, Any]] = []
+def read_ops(path: Path) -> tuple[list[tuple[Any, ...]], int]:
+    """The events of one journal file as ``(name, *arguments)`` tuples (what the live run log keeps, see
+    :mod:`codetracer.core.runlog`), and the number of torn or unreadable lines skipped."""
+    ops: list[tuple[Any, ...]] = []
     skipped = 0
     with open(path, "rb") as fh:
         data = fh.read().rstrip(b"\x00")  # a killed writer leaves its reserved, never-written tail as zeros
@@ -264,12 +266,19 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
             skipped += 1
             continue
         if isinstance(event, list) and event and event[0] in FIELDS and len(event) == len(FIELDS[event[0]]) + 1:
-            events.append({"event": event[0], **dict(zip(FIELDS[event[0]], event[1:], strict=True))})
-        elif isinstance(event, dict) and isinstance(event.get("event"), str):  # older journals: one object per line
-            events.append(event)
+            ops.append(tuple(event))
+        elif isinstance(event, dict) and event.get("event") in FIELDS:  # older journals: one object per line
+            name = event["event"]
+            ops.append((name, *(event.get(field) for field in FIELDS[name])))
         else:
             skipped += 1
-    return events, skipped
+    return ops, skipped
+
+
+def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The events of one journal file as dicts (``{"event": name, argument: value, ...}``), and the lines skipped."""
+    ops, skipped = read_ops(path)
+    return [{"event": op[0], **dict(zip(FIELDS[op[0]], op[1:], strict=True))} for op in ops], skipped
 
 
 def orphaned(folder: Path) -> Iterator[tuple[Path, int]]:
@@ -287,10 +296,3 @@ def orphaned(folder: Path) -> Iterator[tuple[Path, int]]:
             os.close(fd)
             continue
         yield path, fd
-
-
-def replay(events: list[dict[str, Any]], hook: Any) -> None:
-    """Feed journaled events back into hook calls (e.g. a tree builder's plugin manager)."""
-    for event in events:
-        name = event.pop("event")
-        getattr(hook, f"codetracer_{name}")(**event)

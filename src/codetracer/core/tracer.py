@@ -21,10 +21,10 @@ from pathlib import Path
 
 from codetracer.core import config
 from codetracer.core.blobs import BlobStore
-from codetracer.core.builder import TreeBuilder, to_run
+from codetracer.core.builder import to_run
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
-from codetracer.core.journal import Journal, orphaned, read_events, replay
+from codetracer.core.journal import Journal, orphaned, read_ops
 from codetracer.core.model import Run
 from codetracer.core.runlog import Op, RunLog, build_tree
 from codetracer.core.stages import ensure_stages
@@ -242,19 +242,19 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
     store: Store | None = None
     import os
 
+    blobs = BlobStore(config.blob_dir(base))
     for path, fd in orphaned(folder):
         try:
-            events, torn = read_events(path)
-            pm = PluginManager()
-            builder = TreeBuilder(blobs=BlobStore(config.blob_dir(base)))
-            pm.register(builder, name="tree-builder")
-            replay(events, pm.hook)
-            builder.finalize_incomplete()
-            runs = builder.finished
-            for run in runs:
-                run.dropped_events += torn
-                run.metadata.setdefault("recovered_from_journal", True)
-                ensure_stages(run)
+            ops, torn = read_ops(path)
+            by_run: dict[str, list[Op]] = {}
+            for op in ops:  # one run per journal file; grouped all the same, so no event is ever mixed up
+                by_run.setdefault(op[1], []).append(op)
+            runs = []
+            for run_ops in by_run.values():
+                node = build_tree(run_ops, blobs)
+                node["dropped_events"] = node.get("dropped_events", 0) + torn
+                node["metadata"].setdefault("recovered_from_journal", True)
+                runs.append(ensure_stages(to_run(node)))
             if runs:
                 store = store or Store(config.store_path(base), project=project or config.project())
                 store.save_runs(runs)
