@@ -438,28 +438,10 @@ class _Recorder:
         """Six of a LangGraph step's fourteen callbacks are chain starts inside a run already known (graph nodes,
         sequences, routers): that path is one lookup and one small object, with no guard frame around it."""
         try:
-            if parent_run_id is not None:
-                with self._lock:
-                    key = run_id.int
-                    if key in self._nodes or self._child(key, parent_run_id, "chain") is not None:
-                        return
-            self._chain_start(serialized, inputs, run_id, parent_run_id, tags, metadata, kwargs)
-        except Exception:  # noqa: BLE001 - tracing must never reach the agent
-            self._failed("chain_start")
-
-    def _chain_start(
-        self,
-        serialized: Any,
-        inputs: Any,
-        run_id: UUID,
-        parent_run_id: UUID | None,
-        tags: list[str] | None,
-        metadata: Mapping[str, Any] | None,
-        kwargs: Mapping[str, Any],
-    ) -> None:
-        key = run_id.int
-        with self._lock:
-            if key not in self._nodes:
+            with self._lock:
+                key = run_id.int
+                if key in self._nodes or self._child(key, parent_run_id, "chain") is not None:
+                    return
                 self._enter(
                     key,
                     run_id,
@@ -472,21 +454,20 @@ class _Recorder:
                     metadata=metadata,
                     now=None,
                 )
+        except Exception:  # noqa: BLE001 - tracing must never reach the agent
+            self._failed("chain_start")
 
     def chain_end(self, outputs: Any, run_id: UUID) -> None:
         """Only the outermost chain's end matters (it ends the run): every other one is a lookup."""
         try:
             node = self._nodes.get(run_id.int)
-            if node is not None and node.root:
-                self._chain_end(outputs, run_id)
+            if node is None or not node.root:
+                return
+            with self._lock:
+                if self._nodes.get(run_id.int) is node:  # not ended meanwhile by another thread
+                    self._finish_run(node.run, outputs, None, time.time())
         except Exception:  # noqa: BLE001 - tracing must never reach the agent
             self._failed("chain_end")
-
-    def _chain_end(self, outputs: Any, run_id: UUID) -> None:
-        with self._lock:
-            node = self._nodes.get(run_id.int)
-            if node is not None and node.root:
-                self._finish_run(node.run, outputs, None, time.time())
 
     @_guarded
     def chain_error(self, error: BaseException, run_id: UUID) -> None:
