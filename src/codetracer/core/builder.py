@@ -9,6 +9,7 @@ the step, and a finished run closes whatever is still open. A tracer must never 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -465,22 +466,17 @@ class TreeBuilder:
 
         A mapper that does not load or raises is recorded as an error of the run; the rest of the tree is kept.
         """
+        failure = None
         with self._lock:
             mappers = self._state(run_id, timestamp).mappers
-            if mapper in mappers:
-                target = mappers[mapper]
-                fresh = False
-            else:
-                target, fresh = None, True
-                mappers[mapper] = None
-        if fresh:
-            try:
-                target = load_mapper(mapper)(self._events, run_id)
-            except MapperError as exc:
-                self.codetracer_error(run_id, None, str(exc), "codetracer.record", timestamp)
-                return
-            with self._lock:
-                self._state(run_id).mappers[mapper] = target
+            if mapper not in mappers:
+                try:
+                    mappers[mapper] = load_mapper(mapper)(self._events, run_id)
+                except MapperError as exc:  # its records are skipped; the error is recorded once, below
+                    mappers[mapper], failure = None, str(exc)
+            target = mappers[mapper]
+        if failure is not None:
+            self.codetracer_error(run_id, None, failure, "codetracer.record", timestamp)
         if target is None:
             return
         try:
@@ -509,16 +505,13 @@ class TreeBuilder:
                     "codetracer.record", None,
                 )
 
-    @property
+    @functools.cached_property
     def _events(self) -> Events:
         """Events that go straight into this builder (what record mappers emit)."""
-        events = self.__dict__.get("_direct_events")
-        if events is None:
-            from codetracer.core.events import Events
-            from codetracer.core.extract import DirectRelay
+        from codetracer.core.events import Events
+        from codetracer.core.extract import DirectRelay
 
-            events = self.__dict__["_direct_events"] = Events(DirectRelay(self))
-        return events
+        return Events(DirectRelay(self))
 
     @hookimpl
     def codetracer_error(
