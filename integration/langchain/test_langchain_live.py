@@ -121,13 +121,6 @@ def ask(text: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tracer(home: Path) -> Iterator[codetracer.Tracer]:
-    t = codetracer.Tracer(load_plugins=False)
-    yield t
-    t.close()
-
-
 def finished(tracer: codetracer.Tracer, n: int = 1) -> list[Run]:
     assert tracer.flush()
     assert len(tracer.runs) == n, [r.task for r in tracer.runs]

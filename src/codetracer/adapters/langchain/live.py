@@ -39,7 +39,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
-from codetracer.adapters.langchain.turns import MAPPER
+from codetracer.adapters.langchain.turns import MAPPER, content_text, message_role_and_text
 from codetracer.core.events import Events
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
@@ -152,33 +152,6 @@ class _Node:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _content_text(content: Any) -> str:
-    """A message content (a string, or a list of content blocks) as plain text."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, Mapping) and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-        return "".join(parts)
-    return str(content)
-
-
-def _message_role_and_text(message: Any) -> tuple[str | None, str]:
-    if isinstance(message, str):
-        return "human", message
-    if isinstance(message, tuple | list) and len(message) == 2:
-        return str(message[0]), _content_text(message[1])
-    if isinstance(message, Mapping):
-        return str(message.get("role") or message.get("type") or ""), _content_text(message.get("content"))
-    return getattr(message, "type", None), _content_text(getattr(message, "content", None))
-
-
 def _task_of(inputs: Any) -> str | None:
     """The task statement of a run from its outermost inputs: the first user message, or an ``input``-like key."""
     if isinstance(inputs, str):
@@ -197,7 +170,7 @@ def _task_of(inputs: Any) -> str | None:
     if not isinstance(messages, list):
         return None
     for message in messages:
-        role, text = _message_role_and_text(message)
+        role, text = message_role_and_text(message)
         if role in ("human", "user") and text:
             return text
     return None
@@ -250,7 +223,7 @@ def _generation_message(response: Any) -> tuple[Any, str | None]:
     generation = generations[0][0]
     message = getattr(generation, "message", None)
     if message is not None:
-        return message, _content_text(getattr(message, "content", None))
+        return message, content_text(getattr(message, "content", None))
     return None, getattr(generation, "text", None)
 
 
@@ -273,16 +246,59 @@ def _tool_output(output: Any) -> tuple[str, bool]:
     if isinstance(output, str):
         return output, False
     if hasattr(output, "content"):
-        return _content_text(output.content), getattr(output, "status", None) == "error"
+        return content_text(output.content), getattr(output, "status", None) == "error"
     update = getattr(output, "update", None)  # a LangGraph Command returned by the tool
     if isinstance(update, Mapping) and isinstance(update.get("messages"), list):
-        texts = [_content_text(getattr(m, "content", m)) for m in update["messages"]]
+        texts = [content_text(getattr(m, "content", m)) for m in update["messages"]]
         return "\n".join(texts), any(getattr(m, "status", None) == "error" for m in update["messages"])
     return str(output), False
 
 
 def _error_text(error: BaseException) -> str:
     return str(error) or repr(error)
+
+
+def run_metadata(
+    run_id: UUID,
+    name: str | None,
+    tags: Sequence[str] | None,
+    metadata: Mapping[str, Any] | None,
+    parent_run_id: UUID | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The metadata of a codetracer run from its outermost LangChain run: ids, name, tags, the user's scalars."""
+    meta: dict[str, Any] = {"langchain_run_id": str(run_id), **_scalar_metadata(metadata), **extra}
+    if name:
+        meta["name"] = name
+    if tags:
+        meta["tags"] = list(tags)
+    if metadata and metadata.get("ls_integration") == "langgraph":
+        meta["langgraph"] = True
+    if parent_run_id is not None:
+        meta["langchain_parent_run_id"] = str(parent_run_id)
+    return meta
+
+
+def task_and_parent(inputs: Any, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """The run's task and, for an attempt of reflective replay (:mod:`codetracer.adapters.langchain.replay`), the
+    codetracer run it retries, which replay names in the run's metadata together with the original task."""
+    task = _task_of(inputs)
+    parent = metadata.get("codetracer_parent_run_id") if metadata else None
+    if not isinstance(parent, str):
+        return task, None
+    named = metadata.get("codetracer_task") if metadata else None
+    return (named if isinstance(named, str) and named else task), parent
+
+
+def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, outputs: Any) -> str:
+    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``."""
+    if verifier is not None:
+        try:
+            outcome = verifier(outputs)
+        except Exception as exc:  # noqa: BLE001 - a broken verifier must not lose the run
+            log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
+            outcome = None
+    return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -367,22 +383,9 @@ class _Recorder:
         node = self._nodes[key] = _Node(run, kind, root=True)
         if owned:
             name = name or _name(serialized, kwargs)
-            meta: dict[str, Any] = {"langchain_run_id": str(run_id), **_scalar_metadata(metadata), **self.metadata}
-            if name:
-                meta["name"] = name
-            if tags:
-                meta["tags"] = list(tags)
-            if metadata and metadata.get("ls_integration") == "langgraph":
-                meta["langgraph"] = True
-            if parent_run_id is not None:
-                meta["langchain_parent_run_id"] = str(parent_run_id)
-            task = _task_of(inputs)
-            # reflective replay (codetracer.adapters.langchain.replay) names the attempt's parent in the run metadata
-            parent = metadata.get("codetracer_parent_run_id") if metadata else None
-            if isinstance(parent, str):
-                task = metadata.get("codetracer_task") or task  # type: ignore[union-attr]
-            run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta,
-                                   parent_run_id=parent if isinstance(parent, str) else None,
+            meta = run_metadata(run_id, name, tags, metadata, parent_run_id, self.metadata)
+            task, parent = task_and_parent(inputs, metadata)
+            run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                    timestamp=now or time.time())
         return node
 
@@ -409,15 +412,8 @@ class _Recorder:
             self._report(run, error, None, now)
             run.events.run_finished(run.id, "failed", exit_status=type(error).__name__, timestamp=now)
             return
-        outcome: Any = self.outcome
-        if self.verifier is not None:
-            try:
-                outcome = self.verifier(outputs)
-            except Exception as exc:  # noqa: BLE001 - a broken verifier must not lose the run
-                log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
-                outcome = None
-        parsed = Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)
-        run.events.run_finished(run.id, parsed.value, exit_status="finished", timestamp=now)
+        outcome = decide_outcome(self.outcome, self.verifier, outputs)
+        run.events.run_finished(run.id, outcome, exit_status="finished", timestamp=now)
 
     def _end_node(self, node: _Node, outputs: Any, error: BaseException | None, now: float) -> None:
         if node.root:
@@ -918,12 +914,17 @@ def instrument(
     verifier: Verifier | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Any:
-    """``codetracer.trace(runnable)``: the runnable bound with a codetracer handler; use the returned object.
+    """``codetracer.trace(runnable)``: a traced copy of the runnable; use the returned object.
 
-    Runnables are immutable, so the handler cannot be attached in place: ``with_config`` returns a new runnable whose
-    every invocation (``invoke``, ``stream``, ``batch`` and their async forms) carries the handler, merged with any
-    callbacks passed at call time.
+    A LangGraph graph with a ``messages`` channel is traced through its own task stream, without callbacks
+    (:mod:`codetracer.adapters.langchain.graph`, much cheaper). Any other runnable is bound with a codetracer handler:
+    runnables are immutable, so ``with_config`` returns a new runnable whose every invocation (``invoke``, ``stream``,
+    ``batch`` and their async forms) carries the handler, merged with any callbacks passed at call time.
     """
+    from codetracer.adapters.langchain import graph
+
+    if graph.traceable(target):
+        return graph.instrument(target, tracer, outcome=outcome, verifier=verifier, metadata=metadata)
     handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
     return target.with_config(callbacks=[handler])
 

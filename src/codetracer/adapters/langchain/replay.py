@@ -1,9 +1,10 @@
 """Reflective replay for LangChain / LangGraph: the diagnosis added to the messages and the graph invoked again.
 
 ``codetracer.auto_retry(graph, verify=..., config={"configurable": {"thread_id": "t1"}}).run({"messages": [...]})``.
-Each attempt is one ``invoke`` carrying a :class:`CodetracerCallbackHandler`, an explicit LangChain ``run_id`` (which
-is the codetracer run id) and, for retries, ``metadata.codetracer_parent_run_id`` so the tree links the attempt to
-the first one. The retry's input:
+Each attempt is one ``invoke``, traced as ``codetracer.trace`` traces it (a graph with a ``messages`` channel through
+its updates stream, any other runnable with a :class:`CodetracerCallbackHandler`), with an explicit LangChain
+``run_id`` (which is the codetracer run id) and, for retries, ``metadata.codetracer_parent_run_id`` so the tree
+links the attempt to the first one. The retry's input:
 
 * with a checkpointer and a ``thread_id`` in the config: only the correction, ``{"messages": [HumanMessage(...)]}``,
   invoked on the same thread, whose saved state holds everything the failed attempt did;
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from codetracer.adapters.langchain import graph
 from codetracer.adapters.langchain.live import CodetracerCallbackHandler
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
@@ -65,8 +67,19 @@ class LangChainAttempts(AttemptRunner):
         limit = self.config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
         return Budget(steps=max(1, int(limit) // 2))
 
-    def _config(self, run_id: uuid.UUID, parent_run_id: str | None, remaining: Budget) -> dict[str, Any]:
-        config = dict(self.config)
+    def _config(
+        self, run_id: uuid.UUID, parent_run_id: str | None, remaining: Budget, *, handler: bool
+    ) -> dict[str, Any]:
+        config = self._with_handler(dict(self.config)) if handler else dict(self.config)
+        config["run_id"] = run_id
+        if parent_run_id is not None:
+            config["metadata"] = {**(config.get("metadata") or {}), "codetracer_parent_run_id": parent_run_id,
+                                  **({"codetracer_task": self.task} if self.task else {})}
+        if remaining.steps is not None:
+            config["recursion_limit"] = 2 * max(1, remaining.steps) + 1
+        return config
+
+    def _with_handler(self, config: dict[str, Any]) -> dict[str, Any]:
         callbacks = config.get("callbacks")
         if callbacks is None:
             config["callbacks"] = [self.handler]
@@ -76,12 +89,6 @@ class LangChainAttempts(AttemptRunner):
             manager = callbacks.copy()
             manager.add_handler(self.handler, inherit=True)
             config["callbacks"] = manager
-        config["run_id"] = run_id
-        if parent_run_id is not None:
-            config["metadata"] = {**(config.get("metadata") or {}), "codetracer_parent_run_id": parent_run_id,
-                                  **({"codetracer_task": self.task} if self.task else {})}
-        if remaining.steps is not None:
-            config["recursion_limit"] = 2 * max(1, remaining.steps) + 1
         return config
 
     def attempt(
@@ -103,17 +110,28 @@ class LangChainAttempts(AttemptRunner):
         else:
             inputs = self._retry_inputs()
         run_id = uuid.uuid4()
-        recorder = self.handler.recorder
-        saved = recorder.verifier
-        recorder.verifier = lambda outputs: judge(result=outputs).outcome
+
+        def verdict(outputs: Any) -> Any:
+            return judge(result=outputs).outcome
+
         value: Any = None
         error: BaseException | None = None
-        try:
-            value = self.target.invoke(inputs, self._config(run_id, parent_run_id, remaining))
-        except Exception as exc:  # noqa: BLE001 - judged; re-raised by the engine if it was the last try
-            error = exc
-        finally:
-            recorder.verifier = saved
+        if graph.traceable(self.target):  # traced through its updates stream, as codetracer.trace(graph) does
+            target = graph.instrument(self.target, self.tracer, verifier=verdict)
+            try:
+                value = target.invoke(inputs, self._config(run_id, parent_run_id, remaining, handler=False))
+            except Exception as exc:  # noqa: BLE001 - judged; re-raised by the engine if it was the last try
+                error = exc
+        else:
+            recorder = self.handler.recorder
+            saved = recorder.verifier
+            recorder.verifier = verdict
+            try:
+                value = self.target.invoke(inputs, self._config(run_id, parent_run_id, remaining, handler=True))
+            except Exception as exc:  # noqa: BLE001 - judged; re-raised by the engine if it was the last try
+                error = exc
+            finally:
+                recorder.verifier = saved
         self.last_value = value if error is None else None
         return AttemptResult(value=value, error=error, run_id=str(run_id),
                              exit_status=type(error).__name__ if error is not None else "finished")

@@ -34,6 +34,33 @@ class _Requested:
     arguments: Any
 
 
+def content_text(content: Any) -> str:
+    """A message content (a string, or a list of content blocks) as plain text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, Mapping) and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+        return "".join(parts)
+    return str(content)
+
+
+def message_role_and_text(message: Any) -> tuple[str | None, str]:
+    if isinstance(message, str):
+        return "human", message
+    if isinstance(message, tuple | list) and len(message) == 2:
+        return str(message[0]), content_text(message[1])
+    if isinstance(message, Mapping):
+        return str(message.get("role") or message.get("type") or ""), content_text(message.get("content"))
+    return getattr(message, "type", None), content_text(getattr(message, "content", None))
+
+
 def _first_str(arguments: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = arguments.get(key)
@@ -196,3 +223,109 @@ class TurnMapper:
         if not waiting:
             del self.pending[step_key]
             self.ev.step_finished(self.run_id, step_key, timestamp=ts)
+
+
+GRAPH_MAPPER = "codetracer.adapters.langchain.turns:GraphMapper"
+"""The record mapper of LangGraph graphs traced through their task stream (``adapters/langchain/graph.py``)."""
+
+
+class GraphMapper(TurnMapper):
+    """Maps the records of a LangGraph run traced through its ``updates`` stream onto the steps :class:`TurnMapper`
+    makes from callbacks.
+
+    Records are tuples:
+
+    * ``("input", n_messages, ts)``: how many messages the run started with;
+    * ``("update", node, messages, started, ts)``: what one node wrote to the ``messages`` channel, each message as
+      its field dict (``type``, ``content``, ``tool_calls``, ``usage_metadata``, ``tool_call_id``, ``status`` ...) or
+      as a node may write it (a ``(role, content)`` pair, a ``{"role", "content"}`` dict); ``started`` is when the
+      chunk before it came;
+    * ``("error", error, kind, started, ts)``: the agent's code raised (LangGraph's own errors are run errors).
+
+    An AI message is a model call, a step from ``started`` to ``ts``; the tool calls it requests start when it ends
+    (LangGraph runs them next) and end with the tool message carrying their ``tool_call_id``. A tool message nobody
+    requested is a step of its own. An error goes to the tool call in flight when there is one, to the step when
+    several are, else it is the model call that did not return. Tool calls still open when the run ends (killed,
+    interrupted, stopped) stay open: they were in flight.
+    """
+
+    def __init__(self, events: Events, run_id: str) -> None:
+        super().__init__(events, run_id)
+        self.seen = 0
+        """Messages in the state so far: what the next model call reads."""
+        self.calls = 0
+        self.open: dict[str, str] = {}
+        """tool_call_id -> the key of its started, unanswered tool call."""
+
+    def feed(self, payload: Any, timestamp: float | None) -> None:
+        kind = payload[0]
+        if kind == "input":
+            self.seen = payload[1] if isinstance(payload[1], int) else 0
+        elif kind == "update":
+            self._update(*payload[1:])
+        elif kind == "error":
+            self._error(*payload[1:])
+        else:
+            raise ValueError(f"unknown LangGraph record kind {kind!r}")
+
+    def _update(self, node: str, messages: Any, started: float | None, ts: float | None) -> None:
+        for written in messages or ():
+            role, message = _written(written)
+            if role == "ai":
+                self._model_call(node, message, started, ts)
+            elif role == "tool":
+                self._tool_answer(message, started, ts)
+            self.seen += 1
+
+    def _next_key(self, node: str) -> str:
+        self.calls += 1
+        return f"{node}#{self.calls}"
+
+    def _model_call(self, node: str, message: Mapping[str, Any], started: float | None, ts: float | None) -> None:
+        step = self._next_key(node)
+        usage = message.get("usage_metadata")
+        usage = usage if isinstance(usage, Mapping) else {}
+        meta = message.get("response_metadata")
+        model = (meta.get("model_name") or meta.get("model")) if isinstance(meta, Mapping) else None
+        agent = message.get("name")
+        tool_calls = message.get("tool_calls")
+        self._llm_start(step, model if isinstance(model, str) else None, self.seen,
+                        agent if isinstance(agent, str) else None, started)
+        self._llm_end(step, content_text(message.get("content")), usage.get("input_tokens"),
+                      usage.get("output_tokens"), tool_calls, message.get("invalid_tool_calls"), ts)
+        for index, call in enumerate(tool_calls or ()):
+            if isinstance(call, Mapping):
+                call_id = str(call.get("id") or f"{step}#{index}")
+                key = self.open[call_id] = f"{step}:{call_id}"
+                self._tool_start(key, str(call.get("name") or ""), call.get("args"), None, call_id, ts)
+
+    def _tool_answer(self, message: Mapping[str, Any], started: float | None, ts: float | None) -> None:
+        call_id = message.get("tool_call_id")
+        key = self.open.pop(call_id, None) if isinstance(call_id, str) else None
+        if key is None:  # nobody asked for it: a step of its own
+            key = self._next_key(str(message.get("name") or "tool"))
+            self._tool_start(key, str(message.get("name") or ""), {}, None, None, started)
+        self._tool_end(key, content_text(message.get("content")), message.get("status") == "error", ts)
+
+    def _error(self, error: str, kind: str | None, started: float | None, ts: float | None) -> None:
+        if len(self.open) == 1:
+            _, key = self.open.popitem()
+            self._tool_error(key, error, kind, True, ts)
+        elif self.open:
+            step_key = self.tools[next(iter(self.open.values()))][0]
+            self.ev.error(self.run_id, error, step_key=step_key, kind=kind, timestamp=ts)
+        else:
+            step = self._next_key("model")
+            self._llm_start(step, None, self.seen, None, started)
+            self._llm_error(step, error, kind, True, ts)
+
+
+_ROLES = {"ai": "ai", "assistant": "ai", "AIMessageChunk": "ai", "tool": "tool", "ToolMessageChunk": "tool"}
+
+
+def _written(message: Any) -> tuple[str | None, Mapping[str, Any]]:
+    """(``"ai"`` / ``"tool"`` / other, the message's fields) of one written message, in whichever form it came."""
+    if isinstance(message, Mapping) and "type" in message:
+        return _ROLES.get(str(message["type"])), message
+    role, text = message_role_and_text(message)
+    return _ROLES.get(role or ""), {"content": text}

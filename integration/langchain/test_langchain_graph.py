@@ -1,0 +1,249 @@
+"""``codetracer.trace(graph)``'s graph path: a real LangGraph graph traced through its own ``updates`` stream.
+
+The runs of ``test_langchain_live.py`` already go through this path (their agents are LangGraph graphs); these tests
+cover what is particular to it: the traced copy is still the graph, the caller's stream formats are LangGraph's own,
+the tree equals the callback handler's tree for the same run, and the ends of a run that are not a return (an
+interrupt, a stop, LangGraph's recursion limit, a tracing failure, a graph without messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage
+from test_langchain_live import (
+    SOLVING,
+    TOOLS,
+    agent,
+    ask,
+    call,
+    finished,
+    llm_responses,
+    model,
+    stored,
+    tool_calls,
+)
+
+import codetracer
+from codetracer.adapters.langchain import graph, live
+from codetracer.core.model import Run
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.errors import GraphRecursionError
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.graph.state import CompiledStateGraph
+    from langgraph.prebuilt import create_react_agent
+
+pytestmark = pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
+
+TWO_TURNS = (
+    AIMessage(content="Read both.", tool_calls=[call("read_file", "p1", path="setup.py"), call("run_shell", "p2",
+                                                                                               command="pytest")]),
+    AIMessage(content="", tool_calls=[call("edit_file", "p3", path="calc.py", old_str="-", new_str="+")]),
+    AIMessage(content="All green."),
+)
+
+
+def shape(chunk: Any) -> Any:
+    """A stream chunk with messages replaced by (type, content) and LangGraph's random ids left out."""
+    if isinstance(chunk, BaseMessage):
+        return (chunk.type, chunk.content)
+    if isinstance(chunk, dict):
+        return {k: shape(v) for k, v in chunk.items() if k not in ("id", "checkpoint_ns", "langgraph_checkpoint_ns")}
+    if isinstance(chunk, list | tuple):
+        return type(chunk)(shape(v) for v in chunk)
+    return chunk
+
+
+def tree(run: Run) -> list[Any]:
+    """What a step-level comparison of two trees of the same run looks at (times and ids differ; the callback
+    handler orders parallel tool calls as their threads start them, the graph path as the model requested them)."""
+    return [
+        (
+            sorted((c.kind, c.name or "" if c.kind == "tool" else "", c.input_messages if c.kind == "llm" else 0,
+                    c.response.text if c.response else "") for c in s.calls),
+            s.thought.text if s.thought else None,
+            [(e.kind, e.error) for e in s.errors],
+            s.complete,
+        )
+        for s in run.steps
+    ] + [[sorted(calls, key=repr) for calls in tool_calls(run)]]
+
+
+def test_traced_copy_is_still_the_graph_and_the_original_is_untouched(tracer: codetracer.Tracer) -> None:
+    original = agent(*SOLVING)
+    traced = codetracer.trace(original, tracer=tracer)
+    assert isinstance(traced, CompiledStateGraph) and type(original) is CompiledStateGraph
+    assert traced is not original and traced.get_graph().nodes.keys() == original.get_graph().nodes.keys()
+    configured = traced.with_config(tags=["nightly"])
+    assert isinstance(configured, graph._TracedGraph), "LangGraph's own copy keeps a traced graph traced"
+    assert isinstance(codetracer.trace(traced, tracer=tracer), graph._TracedGraph)
+    configured.invoke(ask("fix add() in calc.py"))
+    (run,) = finished(tracer)
+    assert run.metadata["tags"] == ["nightly"] and len(run.steps) == 4
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"stream_mode": "values"},
+        {"stream_mode": "messages"},
+        {"stream_mode": ["updates", "custom"]},
+        {"stream_mode": ["values", "updates"], "subgraphs": True},
+        {"stream_mode": "updates", "subgraphs": True},
+        {"stream_mode": ["messages", "values"], "version": "v2"},
+    ],
+    ids=lambda kwargs: ",".join(f"{k}={v}" for k, v in kwargs.items()) or "default",
+)
+def test_the_caller_gets_langgraphs_own_stream(tracer: codetracer.Tracer, kwargs: dict[str, Any]) -> None:
+    plain = [shape(c) for c in agent(*TWO_TURNS).stream(ask("read and fix"), **kwargs)]
+    traced = [shape(c) for c in codetracer.trace(agent(*TWO_TURNS), tracer=tracer).stream(ask("read and fix"),
+                                                                                          **kwargs)]
+    assert sorted(map(repr, traced)) == sorted(map(repr, plain)) and plain, "parallel tools may finish in any order"
+    assert [type(c) for c in traced] == [type(c) for c in plain]
+    (run,) = finished(tracer)
+    assert llm_responses(run) == ["Read both.", "", "All green."]
+
+
+def test_async_stream_and_invoke_give_langgraphs_own_results(tracer: codetracer.Tracer) -> None:
+    async def chunks(target: Any) -> list[Any]:
+        return [shape(c) async for c in target.astream(ask("read"), stream_mode=["updates", "values"])]
+
+    plain = asyncio.run(chunks(agent(*TWO_TURNS)))
+    traced = asyncio.run(chunks(codetracer.trace(agent(*TWO_TURNS), tracer=tracer)))
+    assert sorted(map(repr, traced)) == sorted(map(repr, plain))
+    result = asyncio.run(codetracer.trace(agent(*TWO_TURNS), tracer=tracer).ainvoke(ask("read")))
+    assert shape(result) == shape(agent(*TWO_TURNS).invoke(ask("read")))
+    runs = finished(tracer, 2)
+    assert tree(runs[0]) == tree(runs[1])
+
+
+def test_same_tree_as_the_callback_handler(tracer: codetracer.Tracer, home: Path) -> None:
+    """The same scripted runs, one traced through the updates stream, one through LangChain's callbacks."""
+    failing = (
+        AIMessage(content="Check the package.", tool_calls=[call("read_file", "a1", path="setup.py")]),
+        AIMessage(content="Build it.", tool_calls=[call("run_shell", "a2", command="mkae build")]),
+    )
+    for turns in (SOLVING, TWO_TURNS, failing):
+        handler = live.CodetracerCallbackHandler(tracer)
+        for target, config in ((codetracer.trace(agent(*turns), tracer=tracer), {}),
+                               (agent(*turns), {"callbacks": [handler]})):
+            try:
+                target.invoke(ask("same task"), config=config)
+            except RuntimeError:
+                assert turns is failing
+        by_path = finished(tracer, 2)
+        tracer.runs.clear()
+        assert tree(by_path[0]) == tree(by_path[1])
+        first, second = by_path
+        assert (first.outcome, first.exit_status) == (second.outcome, second.exit_status)
+        assert [e.error for e in first.errors] == [e.error for e in second.errors]
+        for run in by_path:
+            stored(home, run)
+
+
+def test_interrupt_ends_the_run_as_interrupted_and_resuming_is_a_new_run(tracer: codetracer.Tracer) -> None:
+    traced = codetracer.trace(
+        create_react_agent(model(*SOLVING[2:]), TOOLS, interrupt_before=["tools"], checkpointer=InMemorySaver()),
+        tracer=tracer,
+    )
+    config = {"configurable": {"thread_id": "t1"}}
+    traced.invoke(ask("run the tests"), config=config)
+    (paused,) = finished(tracer)
+    assert (paused.outcome.value, paused.exit_status) == ("unknown", "interrupted")
+    assert [[c.name for c in s.tool_calls] for s in paused.steps] == [["run_shell"]]
+    assert paused.steps[0].tool_calls[0].observation is None, "the tool waiting for approval had not run"
+    tracer.runs.clear()
+    traced.invoke(None, config=config)  # approve: LangGraph resumes the thread from its checkpoint
+    (resumed,) = finished(tracer)
+    assert resumed.id != paused.id and resumed.exit_status == "finished"
+    # the approved call was requested by the first run: here it is a step of its own, then the model's answer
+    assert tool_calls(resumed) == [[("run_shell", {}, "1 passed", False)], []]
+    assert [[c.kind for c in s.calls] for s in resumed.steps] == [["tool"], ["llm"]]
+    assert resumed.steps[1].calls[0].response.text == "Fixed: add now adds."  # type: ignore[union-attr]
+
+
+def test_stopping_the_stream_early_finishes_the_run_as_stopped(tracer: codetracer.Tracer) -> None:
+    stream = codetracer.trace(agent(*SOLVING), tracer=tracer).stream(ask("fix it"), stream_mode="updates")
+    first = next(stream)
+    assert list(first) == ["agent"]
+    stream.close()
+    (run,) = finished(tracer)
+    assert (run.outcome.value, run.exit_status) == ("unknown", "stopped")
+    assert llm_responses(run) == ["Look at the code first."]
+    assert run.steps[0].tool_calls[0].observation is None, "the tool requested before the stop never answered"
+
+
+def test_recursion_limit_is_an_error_of_the_run(tracer: codetracer.Tracer) -> None:
+    looping = [AIMessage(content="", tool_calls=[call("run_shell", f"l{i}", command="pytest")]) for i in range(10)]
+    with pytest.raises(GraphRecursionError):
+        codetracer.trace(agent(*looping), tracer=tracer).invoke(ask("loop"), config={"recursion_limit": 5})
+    (run,) = finished(tracer)
+    assert (run.outcome.value, run.exit_status) == ("failed", "GraphRecursionError")
+    assert [e.kind for e in run.errors] == ["GraphRecursionError"]
+    assert not any(s.errors for s in run.steps), "the limit is the run's, not a step's"
+
+
+def test_a_tracing_failure_never_reaches_the_graph(tracer: codetracer.Tracer, caplog: pytest.LogCaptureFixture) -> None:
+    class Exploding:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("tracer bug")
+
+    traced = codetracer.trace(agent(*SOLVING), tracer=tracer)
+    tracer.events = Exploding()  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR, logger="codetracer.langgraph"):
+        result = traced.invoke(ask("must still work"))
+    assert result["messages"][-1].content == "Fixed: add now adds."
+    assert "runs untraced" in caplog.text
+
+
+def test_a_failing_record_stops_recording_but_not_the_run(
+    tracer: codetracer.Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(written: Any) -> Any:
+        raise ValueError("unexpected message shape")
+
+    monkeypatch.setattr(graph, "_message_fields", broken)
+    with caplog.at_level(logging.ERROR, logger="codetracer.langgraph"):
+        result = codetracer.trace(agent(*SOLVING), tracer=tracer).invoke(ask("fix it"))
+    assert result["messages"][-1].content == "Fixed: add now adds."
+    (run,) = finished(tracer)
+    assert run.complete and run.exit_status == "finished" and run.steps == []
+    assert "untraced from here" in caplog.text
+
+
+def test_global_handler_and_traced_graph_record_one_run(tracer: codetracer.Tracer) -> None:
+    codetracer.langchain(tracer=tracer)
+    try:
+        codetracer.trace(agent(*TWO_TURNS), tracer=tracer, outcome="solved").invoke(ask("once"))
+    finally:
+        live.unregister_global()
+    (run,) = finished(tracer)
+    assert run.outcome.value == "solved" and llm_responses(run) == ["Read both.", "", "All green."]
+
+
+def test_graph_without_messages_is_traced_by_callbacks(tracer: codetracer.Tracer) -> None:
+    from typing import TypedDict
+
+    class State(TypedDict):
+        text: str
+
+    builder = StateGraph(State)
+    builder.add_node("shout", lambda state: {"text": state["text"].upper()})
+    builder.add_edge(START, "shout")
+    builder.add_edge("shout", END)
+    compiled = builder.compile()
+    assert not graph.traceable(compiled)
+    traced = codetracer.trace(compiled, tracer=tracer, outcome="solved")
+    assert not isinstance(traced, graph._TracedGraph), "bound with the callback handler (LangGraph's with_config)"
+    assert traced.invoke({"text": "hi"}) == {"text": "HI"}
+    (run,) = finished(tracer)
+    assert run.outcome.value == "solved" and run.steps == []

@@ -1,0 +1,323 @@
+"""Live tracing of a LangGraph graph through LangGraph's own ``updates`` stream, with no callback at all.
+
+``codetracer.trace(graph)`` on a compiled LangGraph graph whose state has a ``messages`` channel (``create_agent``,
+``create_react_agent``, any ``MessagesState`` graph) returns a traced copy of the graph: the same class underneath,
+so ``get_state``, ``with_config`` (which stays traced), use as a subgraph and everything else work unchanged. Its
+``stream`` and ``astream``, and so ``invoke``, ``ainvoke``, ``batch`` and ``astream_events``, which LangGraph runs
+through them, also read LangGraph's ``"updates"`` stream: one chunk as each node's task ends, with what it wrote.
+``invoke`` asks LangGraph for that stream anyway, so tracing it adds no work to LangGraph's loop. The caller gets
+exactly the chunks it asked for, in LangGraph's own format. Each chunk's messages are journaled on the caller's thread
+as one record (``codetracer_record``: the messages' field dicts, which the journal serialises in C), and
+:class:`~codetracer.adapters.langchain.turns.GraphMapper` makes the steps when the tree is built: an AI message is a
+model call (a step), the tool calls it requests start with it and end with the tool messages that answer them.
+
+Why not LangChain callbacks: a LangGraph ReAct turn fires 14 of them, and merely having a handler that does nothing
+costs about 4 % of an instant fake turn (LangChain's callback managers and dispatch). Reading the stream costs less
+than that handler, and a third of codetracer's callback handler (``benchmarks/overhead_langchain.py``).
+
+What the graph path sees is what the nodes write to the ``messages`` channel, and when: a model called twice inside
+one node and written once is one model call, a model call's start is the end of the chunk before it, and an exception
+is placed on the tool call in flight, else on the model call that did not return (LangGraph's own errors, such as
+``GraphRecursionError``, are the run's). Graphs without a ``messages`` channel, and any other runnable, are traced
+through the callback handler (:mod:`codetracer.adapters.langchain.live`).
+
+The codetracer run id is LangChain's root run id (``config["run_id"]``, set when absent) and is claimed for the
+tracer, so a process-wide handler (``codetracer.langchain()``) does not record the same run a second time. Tracing
+never breaks the graph: a failure in codetracer's code is logged and the chunks still flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codetracer.adapters.langchain.live import (
+    FRAMEWORK,
+    Verifier,
+    _claims_of,
+    _error_text,
+    decide_outcome,
+    run_metadata,
+    task_and_parent,
+)
+from codetracer.adapters.langchain.turns import GRAPH_MAPPER
+from codetracer.core.tracer import Tracer
+
+log = logging.getLogger("codetracer.langgraph")
+
+_TASK_ID_KEY = "__pregel_task_id"
+"""LangGraph's ``CONFIG_KEY_TASK_ID``: set in the config of a graph that runs as a node of another graph."""
+
+_INTERRUPT = "__interrupt__"
+"""The key of an ``updates`` chunk that reports an interrupt (``interrupt()`` in a node, ``interrupt_before``)."""
+
+_SKIP = object()
+"""What :meth:`_Session.take` returns for a chunk codetracer asked for and the caller did not."""
+
+
+def traceable(target: Any) -> bool:
+    """A compiled LangGraph graph with a ``messages`` channel."""
+    try:
+        from langgraph.pregel import Pregel
+    except ImportError:
+        return False
+    return isinstance(target, Pregel) and "messages" in (getattr(target, "channels", None) or {})
+
+
+@dataclass(frozen=True, slots=True)
+class GraphTracing:
+    """Where a traced graph's runs go and how their outcome is decided (the options of ``codetracer.trace``)."""
+
+    tracer: Tracer
+    outcome: str | bool | None = None
+    verifier: Verifier | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def instrument(
+    graph: Any,
+    tracer: Tracer,
+    *,
+    outcome: str | bool | None = None,
+    verifier: Verifier | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Any:
+    """A traced copy of ``graph`` (the graph itself is left as it was): use the returned object."""
+    tracing = GraphTracing(tracer, outcome, verifier, dict(metadata or {}))
+    cls = type(graph) if isinstance(graph, _TracedGraph) else _traced_class(type(graph))
+    attrs = {k: v for k, v in graph.__dict__.items() if k not in ("__orig_class__", "_codetracer")}
+    return cls(**attrs, _codetracer=tracing)
+
+
+_traced_classes: dict[type, type] = {}
+
+
+def _traced_class(cls: type) -> type:
+    """``cls`` with :class:`_TracedGraph`'s ``stream``/``astream`` in front (one class per graph class)."""
+    traced = _traced_classes.get(cls)
+    if traced is None:
+        traced = _traced_classes.setdefault(cls, type(f"Traced{cls.__name__}", (_TracedGraph, cls), {}))
+    return traced
+
+
+class _TracedGraph:
+    """The mixin of traced graph classes. The tracing options travel in the instance's ``__dict__``, so LangGraph's
+    own ``copy`` (behind ``with_config``), which rebuilds a graph from its ``__dict__``, keeps a copy traced."""
+
+    _codetracer: GraphTracing
+
+    def __init__(self, *args: Any, _codetracer: GraphTracing, **kwargs: Any) -> None:
+        self._codetracer = _codetracer
+        super().__init__(*args, **kwargs)
+
+    def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
+        session = _Session.open(self, input, config, kwargs)
+        if session is None:
+            yield from super().stream(input, config, **kwargs)  # type: ignore[misc]
+            return
+        inner = super().stream(input, session.config, **session.kwargs)  # type: ignore[misc]
+        try:
+            for chunk in inner:
+                out = session.take(chunk)
+                if out is not _SKIP:
+                    yield out
+        except GeneratorExit:
+            session.stopped()
+            raise
+        except BaseException as exc:
+            session.failed(exc)
+            raise
+        else:
+            session.finished()
+        finally:
+            inner.close()
+
+    async def astream(self, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        session = _Session.open(self, input, config, kwargs)
+        if session is None:
+            async for chunk in super().astream(input, config, **kwargs):  # type: ignore[misc]
+                yield chunk
+            return
+        inner = super().astream(input, session.config, **session.kwargs)  # type: ignore[misc]
+        try:
+            async for chunk in inner:
+                out = session.take(chunk)
+                if out is not _SKIP:
+                    yield out
+        except GeneratorExit:
+            session.stopped()
+            raise
+        except BaseException as exc:
+            session.failed(exc)
+            raise
+        else:
+            session.finished()
+        finally:
+            await inner.aclose()
+
+
+class _Session:
+    """One traced ``stream`` call: the codetracer run it records and the caller's stream format to give back."""
+
+    __slots__ = (
+        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "modes", "outputs", "root",
+        "run_id", "subgraphs", "tracing", "v2",
+    )
+
+    def __init__(self, tracing: GraphTracing, root: uuid.UUID, config: dict[str, Any], kwargs: dict[str, Any],
+                 modes: Sequence[str], as_list: bool) -> None:
+        self.tracing = tracing
+        self.events = tracing.tracer.events
+        self.root = root
+        self.run_id = str(root)
+        self.config = config
+        self.kwargs = kwargs
+        self.modes = frozenset(modes)
+        """The stream modes the caller asked for (what it gets back)."""
+        self.as_list = as_list
+        """The caller named its modes in a list: chunks carry their mode."""
+        self.subgraphs = bool(kwargs.get("subgraphs"))
+        self.v2 = kwargs.get("version") == "v2"
+        self.outputs: Any = None
+        self.interrupted = False
+        self.broken = False
+        self.last = time.time()
+        """When the previous chunk came: the start of whatever the next one reports."""
+
+    @classmethod
+    def open(cls, graph: Any, input: Any, config: Any, kwargs: dict[str, Any]) -> _Session | None:
+        """Start the run and the stream arguments that add the ``updates`` stream; ``None`` (run untraced) when the
+        run is already recorded by another codetracer layer, or when codetracer itself fails."""
+        tracing: GraphTracing = graph._codetracer
+        try:
+            config = dict(config or {})
+            requested = kwargs.get("stream_mode")
+            if requested is None:  # LangGraph's own default, which depends on the config
+                requested = "values" if _TASK_ID_KEY in (config.get("configurable") or {}) else graph.stream_mode
+            as_list = isinstance(requested, list)
+            modes = list(requested) if isinstance(requested, list | tuple) else [requested]
+            wanted = [*modes, "updates"] if "updates" not in modes else list(modes)
+            if tracing.verifier is not None and "values" not in wanted:
+                wanted.append("values")  # the verifier judges the final state
+            root = config.get("run_id")
+            if not isinstance(root, uuid.UUID):
+                root = uuid.uuid4()
+                config["run_id"] = root
+            if not _claims_of(tracing.tracer).claim(root):
+                return None
+            session = cls(tracing, root, config, {**kwargs, "stream_mode": wanted}, modes, as_list)
+            bound = getattr(graph, "config", None) or {}  # what with_config bound, merged in as LangGraph does
+            metadata = {**(bound.get("metadata") or {}), **(config.get("metadata") or {})}
+            tags = [*(bound.get("tags") or ()), *(config.get("tags") or ())]
+            task, parent = task_and_parent(input, metadata)
+            meta = run_metadata(root, getattr(graph, "name", None), tags, metadata, None, tracing.metadata)
+            meta["langgraph"] = True
+            events, run_id = session.events, session.run_id
+            events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
+                               timestamp=session.last)
+            events.record(run_id, GRAPH_MAPPER, ("input", _n_messages(input), session.last))
+            return session
+        except Exception:
+            log.exception("codetracer could not start tracing a LangGraph run; it runs untraced")
+            return None
+
+    # -- chunks -------------------------------------------------------------------------------------------------------
+
+    def take(self, chunk: Any) -> Any:
+        """Record a chunk of the root graph's updates; give the chunk back in the caller's format, or ``_SKIP``."""
+        if self.v2:
+            mode, ns, payload = chunk["type"], chunk["ns"], chunk["data"]
+        elif self.subgraphs:
+            ns, mode, payload = chunk
+        else:
+            mode, payload = chunk
+            ns = ()
+        if not ns and not self.broken:
+            if mode == "updates":
+                self._record(payload)
+            elif mode == "values":
+                self.outputs = payload
+        if mode not in self.modes:
+            return _SKIP
+        if self.v2 or self.as_list:
+            return chunk
+        return (ns, payload) if self.subgraphs else payload
+
+    def _record(self, updates: Any) -> None:
+        """Journal what the nodes of an ``updates`` chunk wrote to the messages channel (usually one node)."""
+        try:
+            now = time.time()
+            if isinstance(updates, Mapping):
+                for node, update in updates.items():
+                    if node == _INTERRUPT:
+                        self.interrupted = True
+                    elif isinstance(update, Mapping) and update.get("messages") is not None:
+                        written = _message_fields(update["messages"])
+                        self.events.record(self.run_id, GRAPH_MAPPER, ("update", node, written, self.last, now))
+            self.last = now
+        except Exception:
+            self.broken = True
+            log.exception("codetracer failed recording a LangGraph update; the run goes on untraced from here")
+
+    # -- the end ------------------------------------------------------------------------------------------------------
+
+    def finished(self) -> None:
+        if self.interrupted:
+            self._end("unknown", "interrupted")
+        else:
+            self._end(None, "finished")
+
+    def stopped(self) -> None:
+        """The caller stopped iterating before the graph ended."""
+        self._end("unknown", "stopped")
+
+    def failed(self, error: BaseException) -> None:
+        """The graph raised. An exception of the agent's own code (a node, a tool, the model) goes to the mapper,
+        which places it on the call in flight; LangGraph's own (``GraphRecursionError`` ...) and interruptions of
+        the process (``KeyboardInterrupt``, cancellation) are errors of the run."""
+        try:
+            text, kind = _error_text(error), type(error).__name__
+            if isinstance(error, Exception) and not type(error).__module__.startswith("langgraph"):
+                self.events.record(self.run_id, GRAPH_MAPPER, ("error", text, kind, self.last, time.time()))
+            else:
+                self.events.error(self.run_id, text, kind=kind, timestamp=time.time())
+        except Exception:
+            log.exception("codetracer failed recording a LangGraph run's error")
+        self._end("failed", type(error).__name__)
+
+    def _end(self, outcome: str | None, exit_status: str) -> None:
+        try:
+            tracing = self.tracing
+            if outcome is None:
+                outcome = decide_outcome(tracing.outcome, tracing.verifier, self.outputs)
+            self.events.run_finished(self.run_id, outcome, exit_status=exit_status, timestamp=time.time())
+        except Exception:
+            log.exception("codetracer failed finishing a LangGraph run")
+        finally:
+            _claims_of(self.tracing.tracer).release(self.root)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Readers of task chunks (duck-typed: version drift degrades to less detail, never to an exception in the agent)
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def _n_messages(input: Any) -> int | None:
+    """How many messages the run's input holds (the first model call reads them all)."""
+    messages = input.get("messages") if isinstance(input, Mapping) else getattr(input, "messages", None)
+    return len(messages) if isinstance(messages, list) else None
+
+
+def _message_fields(written: Any) -> list[Any]:
+    """The messages a task wrote to the ``messages`` channel, as their field dicts (a message's ``__dict__``: the
+    journal serialises it in C, and :class:`~codetracer.adapters.langchain.turns.GraphMapper` reads it later);
+    messages written as tuples or plain dicts stay as they are."""
+    if written is None:
+        return []
+    if not isinstance(written, list | tuple):
+        written = (written,)
+    return [getattr(message, "__dict__", message) for message in written]
