@@ -1,11 +1,12 @@
 """Overhead of live LangChain/LangGraph tracing on a real, offline agent run.
 
 A LangGraph ReAct agent driven by LangChain's ``GenericFakeChatModel`` makes ``--steps`` model turns, each calling one
-real ``@tool``; the same run is timed bare and bound with codetracer's callback handler (journal and SQLite store in a
-temporary ``CODETRACER_HOME``, as in real use), next to a no-op handler (what LangChain's callback machinery alone
-costs). Runs alternate so drift hits every side; the best (minimum) times are compared: on a shared machine they
-are the least disturbed by other processes. CPU time counts every thread of the process (LangGraph runs tools in a
-pool).
+real ``@tool``. The same run is timed untraced; traced by ``codetracer.trace(graph)`` (the graph path: LangGraph's own
+task stream, no callbacks); bound with codetracer's callback handler (what ``codetracer.langchain()`` and
+``config={"callbacks": [handler]}`` cost); and bound with a handler that does nothing (LangChain's callback
+machinery alone). Journal and SQLite store live in a temporary ``CODETRACER_HOME``, as in real use. Sides run in a
+shuffled order each round, after the tracer's writer went idle and a garbage collection, so drift and leftovers hit
+every side alike; best (minimum) and median times are printed. CPU time counts every thread of the process.
 
     python benchmarks/overhead_langchain.py [--steps 200] [--repeats 15] [--shell]
 
@@ -17,7 +18,9 @@ Needs the ``langchain`` extra (``pip install -e '.[langchain]'``).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import random
 import sys
 import tempfile
 import time
@@ -79,104 +82,140 @@ def main(argv: list[str] | None = None) -> int:
         print(f"needs the langchain extra: {exc}", file=sys.stderr)
         return 2
 
-    from langchain_core.callbacks import BaseCallbackHandler
-
+    import codetracer
     from codetracer.adapters.langchain.live import CodetracerCallbackHandler
     from codetracer.core.tracer import Tracer
 
-    class NoOpHandler(BaseCallbackHandler):
-        """A handler that does nothing: what LangChain's callback machinery alone costs once any handler is set.
-
-        It implements ``on_chat_model_start``: the inherited one raises ``NotImplementedError``, which makes LangChain
-        render the whole prompt to a string for an ``on_llm_start`` fallback, a cost no real tracer pays.
-        """
-
-        run_inline = True
-
-        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
-            return None
-
     tracer = Tracer(load_plugins=False)
-    sides: dict[str, Any] = {"untraced": None, "no-op handler": NoOpHandler(), "codetracer": None}
-    sides["codetracer"] = CodetracerCallbackHandler(tracer)
     config = {"recursion_limit": 4 * args.steps + 10}
+    handler = CodetracerCallbackHandler(tracer)
+    no_op = no_op_handler()
 
-    def once(handler: Any) -> tuple[float, float]:
-        agent = make()
-        run_config = {**config, "callbacks": [handler]} if handler is not None else config
+    def agent_for(side: str) -> tuple[Any, dict[str, Any]]:
+        if side == "trace(graph)":
+            return codetracer.trace(make(), tracer=tracer), config
+        callbacks = {"callback handler": [handler], "no-op handler": [no_op]}.get(side)
+        return make(), ({**config, "callbacks": callbacks} if callbacks else config)
+
+    def once(side: str) -> tuple[float, float]:
+        agent, run_config = agent_for(side)
+        tracer.flush()
+        gc.collect()
         wall, cpu = time.perf_counter(), time.process_time()
         agent.invoke(task, config=run_config)
         return time.perf_counter() - wall, time.process_time() - cpu
 
-    for handler in sides.values():  # warm-up: imports, first graph compile, store creation
-        once(handler)
-    walls: dict[str, list[float]] = {name: [] for name in sides}
-    cpus: dict[str, list[float]] = {name: [] for name in sides}
+    sides = ["untraced", "trace(graph)", "callback handler", "no-op handler"]
+    for side in sides:  # warm-up: imports, first graph compile, store creation
+        once(side)
+    walls: dict[str, list[float]] = {side: [] for side in sides}
+    cpus: dict[str, list[float]] = {side: [] for side in sides}
+    order = random.Random(0)
     for _ in range(args.repeats):
-        for name, handler in sides.items():
-            wall, cpu = once(handler)
-            walls[name].append(wall)
-            cpus[name].append(cpu)
+        for side in order.sample(sides, len(sides)):
+            wall, cpu = once(side)
+            walls[side].append(wall)
+            cpus[side].append(cpu)
     tracer.flush()
     n_runs = len(tracer.runs)
     steps_seen = sorted({len(run.steps) for run in tracer.runs})
     tracer.close()
 
-    def per_step(values: list[float]) -> float:
-        return min(values) / args.steps * 1e6
+    def per_step(values: list[float], pick: str) -> float:
+        ordered = sorted(values)
+        return (ordered[0] if pick == "best" else ordered[len(ordered) // 2]) / args.steps * 1e6
 
     tool = "a real `echo` subprocess" if args.shell else "an instant tool"
-    print(f"LangGraph ReAct agent, {args.steps} steps (one tool call each, {tool}), "
-          f"best of {args.repeats} runs per side")
-    print(f"{'':16}{'wall us/step':>14}{'CPU us/step':>14}")
-    for name in sides:
-        print(f"{name:16}{per_step(walls[name]):14.1f}{per_step(cpus[name]):14.1f}")
-    for label, base in (("untraced", "untraced"), ("no-op handler", "no-op handler")):
-        wall = per_step(walls["codetracer"]) - per_step(walls[base])
-        cpu = per_step(cpus["codetracer"]) - per_step(cpus[base])
-        print(
-            f"codetracer over {label:14}: {wall:7.1f} us/step wall ({100 * wall / per_step(walls[base]):5.2f} %), "
-            f"{cpu:7.1f} us/step CPU ({100 * cpu / per_step(cpus[base]):5.2f} %)"
-        )
+    print(f"LangGraph ReAct agent, {args.steps} steps (one tool call each, {tool}), {args.repeats} runs per side")
+    print(f"{'us/step':18}{'wall best':>11}{'wall median':>13}{'CPU best':>10}{'CPU median':>12}")
+    for side in sides:
+        print(f"{side:18}" + "".join(
+            f"{per_step(values[side], pick):{width}.1f}"
+            for values, pick, width in ((walls, "best", 11), (walls, "median", 13), (cpus, "best", 10),
+                                        (cpus, "median", 12))
+        ))
+    for side in sides[1:]:
+        parts = []
+        for label, values in (("wall", walls), ("CPU", cpus)):
+            for pick in ("best", "median"):
+                base = per_step(values["untraced"], pick)
+                extra = per_step(values[side], pick) - base
+                parts.append(f"{label} {pick} {extra:+6.1f} us ({100 * extra / base:+5.2f} %)")
+        print(f"{side} over untraced: " + ", ".join(parts))
     print(f"({n_runs} traced runs stored, steps per run: {steps_seen})")
-    inside = in_hook(make, task, config, args.steps)
-    print(f"in-hook (codetracer's callbacks, all threads): {inside * 1e6:6.1f} us/step")
+    graph_in, handler_in = in_hook(make, task, config, args.steps)
+    print(f"in-hook (codetracer's code on the agent's thread): trace(graph) {graph_in * 1e6:5.1f} us/step, "
+          f"callback handler {handler_in * 1e6:5.1f} us/step")
     return 0
 
 
-def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: int = 7) -> float:
-    """Median over ``repeats`` runs of the time spent inside codetracer's handler methods, per step."""
+def no_op_handler() -> Any:
+    """A handler that does nothing: what LangChain's callback machinery alone costs once any handler is set.
+
+    It implements ``on_chat_model_start``: the inherited one raises ``NotImplementedError``, which makes LangChain
+    render the whole prompt to a string for an ``on_llm_start`` fallback, a cost no real tracer pays.
+    """
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class NoOpHandler(BaseCallbackHandler):
+        run_inline = True
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            return None
+
+    return NoOpHandler()
+
+
+def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: int = 7) -> tuple[float, float]:
+    """Median over ``repeats`` runs of the time spent inside codetracer's code, per step: for ``trace(graph)`` every
+    task-stream chunk's handling and the run's start and end; for the handler, its callback methods."""
+    import codetracer
+    from codetracer.adapters.langchain import graph
     from codetracer.adapters.langchain.live import CodetracerCallbackHandler
     from codetracer.core.tracer import Tracer
 
     tracer = Tracer(load_plugins=False)
     total = [0.0]
 
-    def timed_handler() -> Any:
+    def timed(method: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                total[0] += time.perf_counter() - t0
+
+        return wrapper
+
+    def handler_config() -> dict[str, Any]:
         handler = CodetracerCallbackHandler(tracer)
         for name in dir(handler):
             if name.startswith("on_"):
-                method = getattr(handler, name)
+                setattr(handler, name, timed(getattr(handler, name)))
+        return {**config, "callbacks": [handler]}
 
-                def timed(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
-                    t0 = time.perf_counter()
-                    try:
-                        return _method(*args, **kwargs)
-                    finally:
-                        total[0] += time.perf_counter() - t0
-
-                setattr(handler, name, timed)
-        return handler
-
-    make().invoke(task, config={**config, "callbacks": [timed_handler()]})  # warm-up
-    per_step = []
-    for _ in range(repeats):
-        tracer.flush()
-        total[0] = 0.0
-        make().invoke(task, config={**config, "callbacks": [timed_handler()]})
-        per_step.append(total[0] / steps)
-    tracer.close()
-    return sorted(per_step)[len(per_step) // 2]
+    session = graph._Session
+    saved = {name: getattr(session, name) for name in ("open", "take", "finished")}
+    results = []
+    try:
+        session.open = classmethod(timed(saved["open"].__func__))  # type: ignore[method-assign]
+        session.take = timed(saved["take"])  # type: ignore[method-assign]
+        session.finished = timed(saved["finished"])  # type: ignore[method-assign]
+        for run in (lambda: codetracer.trace(make(), tracer=tracer).invoke(task, config=config),
+                    lambda: make().invoke(task, config=handler_config())):
+            run()  # warm-up
+            per_step = []
+            for _ in range(repeats):
+                tracer.flush()
+                total[0] = 0.0
+                run()
+                per_step.append(total[0] / steps)
+            results.append(sorted(per_step)[len(per_step) // 2])
+    finally:
+        for name, value in saved.items():
+            setattr(session, name, value)
+        tracer.close()
+    return results[0], results[1]
 
 
 if __name__ == "__main__":
