@@ -247,3 +247,23 @@ def test_graph_without_messages_is_traced_by_callbacks(tracer: codetracer.Tracer
     assert traced.invoke({"text": "hi"}) == {"text": "HI"}
     (run,) = finished(tracer)
     assert run.outcome.value == "solved" and run.steps == []
+
+
+def test_batch_and_astream_events_are_traced_runs_too(tracer: codetracer.Tracer) -> None:
+    """``batch`` runs ``invoke`` per input (in threads), ``astream_events`` runs ``astream``: both reach the traced
+    stream, one run per input, no run shared."""
+    traced = codetracer.trace(agent(*SOLVING[2:], AIMessage(content="second")), tracer=tracer)
+    outputs = traced.batch([ask("first input"), ask("second input")], config={"max_concurrency": 1})
+    assert [o["messages"][-1].content for o in outputs] == ["Fixed: add now adds.", "second"]
+
+    async def events() -> list[str]:
+        streamed = codetracer.trace(agent(AIMessage(content="evented")), tracer=tracer)
+        return [e["event"] async for e in streamed.astream_events(ask("with events"), version="v2")]
+
+    kinds = asyncio.run(events())
+    assert "on_chat_model_end" in kinds and kinds[-1] == "on_chain_end"
+    runs = {r.task: r for r in finished(tracer, 3)}
+    assert llm_responses(runs["first input"]) == ["", "Fixed: add now adds."]
+    assert llm_responses(runs["second input"]) == ["second"]
+    assert llm_responses(runs["with events"]) == ["evented"]
+    assert len({r.id for r in runs.values()}) == 3
