@@ -121,18 +121,11 @@ class _TracedGraph:
             return
         inner = super().stream(input, session.config, **session.kwargs)  # type: ignore[misc]
         try:
-            for chunk in inner:
-                out = session.take(chunk)
-                if out is not _SKIP:
-                    yield out
-        except GeneratorExit:
-            session.stopped()
-            raise
-        except BaseException as exc:
-            session.failed(exc)
-            raise
-        else:
-            session.finished()
+            with session:
+                for chunk in inner:
+                    out = session.take(chunk)
+                    if out is not _SKIP:
+                        yield out
         finally:
             inner.close()
 
@@ -144,18 +137,11 @@ class _TracedGraph:
             return
         inner = super().astream(input, session.config, **session.kwargs)  # type: ignore[misc]
         try:
-            async for chunk in inner:
-                out = session.take(chunk)
-                if out is not _SKIP:
-                    yield out
-        except GeneratorExit:
-            session.stopped()
-            raise
-        except BaseException as exc:
-            session.failed(exc)
-            raise
-        else:
-            session.finished()
+            with session:
+                async for chunk in inner:
+                    out = session.take(chunk)
+                    if out is not _SKIP:
+                        yield out
         finally:
             await inner.aclose()
 
@@ -264,6 +250,18 @@ class _Session:
             log.exception("codetracer failed recording a LangGraph update; the run goes on untraced from here")
 
     # -- the end ------------------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        """End the run as the stream ended: returned, closed by the caller (``GeneratorExit``), or raised."""
+        if error is None:
+            self.finished()
+        elif isinstance(error, GeneratorExit):
+            self.stopped()
+        else:
+            self.failed(error)
 
     def finished(self) -> None:
         if self.interrupted:
