@@ -267,3 +267,42 @@ def test_batch_and_astream_events_are_traced_runs_too(tracer: codetracer.Tracer)
     assert llm_responses(runs["second input"]) == ["second"]
     assert llm_responses(runs["with events"]) == ["evented"]
     assert len({r.id for r in runs.values()}) == 3
+
+
+def test_agent_as_a_node_of_another_graph(tracer: codetracer.Tracer) -> None:
+    """A traced agent inside an untraced graph is its own run; an untraced agent inside a traced graph is seen
+    through what its node writes: every message of the sub-agent, in order, in the parent's run."""
+    from langgraph.graph import MessagesState
+
+    def parent_of(node: Any) -> Any:
+        builder = StateGraph(MessagesState)
+        builder.add_node("coder", node)
+        builder.add_edge(START, "coder")
+        builder.add_edge("coder", END)
+        return builder.compile()
+
+    inside = parent_of(codetracer.trace(agent(*SOLVING), tracer=tracer)).invoke(ask("traced inside"))
+    outside = codetracer.trace(parent_of(agent(*SOLVING)), tracer=tracer).invoke(ask("traced outside"))
+    assert inside["messages"][-1].content == outside["messages"][-1].content == "Fixed: add now adds."
+    runs = {r.task: r for r in finished(tracer, 2)}
+    for task in ("traced inside", "traced outside"):
+        assert llm_responses(runs[task]) == [m.content for m in SOLVING]
+        assert [[c[0] for c in calls] for calls in tool_calls(runs[task])] == [["read_file"], ["edit_file"],
+                                                                             ["run_shell"], []]
+
+
+def test_a_graph_class_codetracer_cannot_extend_is_traced_by_callbacks(
+    tracer: codetracer.Tracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Final(CompiledStateGraph):  # type: ignore[misc]
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            raise TypeError("Final graphs cannot be subclassed")
+
+    base = agent(AIMessage(content="final"))
+    final = Final(**{k: v for k, v in base.__dict__.items() if k != "__orig_class__"})
+    with caplog.at_level(logging.WARNING, logger="codetracer.langchain"):
+        traced = codetracer.trace(final, tracer=tracer)
+    assert type(traced) is Final and "through callbacks" in caplog.text
+    traced.invoke(ask("still traced"))
+    (run,) = finished(tracer)
+    assert llm_responses(run) == ["final"]

@@ -924,7 +924,11 @@ def instrument(
     from codetracer.adapters.langchain import graph
 
     if graph.traceable(target):
-        return graph.instrument(target, tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        try:
+            return graph.instrument(target, tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        except Exception as exc:  # noqa: BLE001 - a graph class codetracer cannot copy is traced by callbacks
+            log.warning("codetracer cannot copy the %s graph (%s: %s); tracing it through callbacks",
+                        type(target).__name__, type(exc).__name__, exc)
     handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
     return target.with_config(callbacks=[handler])
 
