@@ -306,3 +306,23 @@ def test_a_graph_class_codetracer_cannot_extend_is_traced_by_callbacks(
     traced.invoke(ask("still traced"))
     (run,) = finished(tracer)
     assert llm_responses(run) == ["final"]
+
+
+def test_create_agent_same_tree_both_ways(tracer: codetracer.Tracer, home: Path) -> None:
+    """``langchain.agents.create_agent``, the agent factory LangGraph 1.x points to: traced through its updates
+    stream and through the callback handler, the same steps, calls and agent name."""
+    from langchain.agents import create_agent
+
+    traced = codetracer.trace(create_agent(model(*SOLVING), TOOLS, name="fixer"), tracer=tracer)
+    assert isinstance(traced, graph._TracedGraph)
+    traced.invoke(ask("fix add() in calc.py"))
+    handler = live.CodetracerCallbackHandler(tracer)
+    create_agent(model(*SOLVING), TOOLS, name="fixer").invoke(ask("fix add() in calc.py"),
+                                                               config={"callbacks": [handler]})
+    by_stream, by_callbacks = finished(tracer, 2)
+    assert by_stream.metadata["langgraph"] is True and by_stream.metadata["name"] == "fixer"
+    assert tree(by_stream) == tree(by_callbacks)
+    assert llm_responses(by_stream) == [m.content for m in SOLVING]
+    assert [s.agent for s in by_stream.steps] == [s.agent for s in by_callbacks.steps] == ["fixer"] * 4
+    for run in (by_stream, by_callbacks):
+        stored(home, run)
