@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 
+from codetracer.core import journal as journal_module
 from codetracer.core.journal import FIELDS, Journal, read_events
 from codetracer.core.runlog import RunLog
+from codetracer.core.tracer import Tracer
 from codetracer.hooks import specs
 
 
@@ -69,3 +74,71 @@ def test_threads_appending_past_the_reserved_size_lose_no_line(tmp_path: Path) -
     assert skipped == 0
     assert sorted(e["step_key"] for e in events) == sorted(f"{t}-{i}" for t in range(4) for i in range(2000))
     assert path.stat().st_size > 256 * 1024  # the file grew beyond its first reservation
+
+
+def test_growing_ahead_while_threads_append_loses_no_line_and_spares_the_agents_resize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread doubles a half-full journal (and faults its pages in) while agents append: every line
+    survives, and the appends never had to grow the file themselves."""
+    journal, sink = journaled(tmp_path)
+    sink.codetracer_step_finished("r", "first", 0.0)
+    reactive = []
+    original = journal_module._RunJournal.grow_and_write
+
+    def counted(self: Any, data: bytes) -> None:
+        reactive.append(len(data))
+        original(self, data)
+
+    monkeypatch.setattr(journal_module._RunJournal, "grow_and_write", counted)
+    done = threading.Event()
+
+    def grower() -> None:
+        while not done.is_set():
+            journal.grow_ahead()
+
+    def append(thread: int) -> None:
+        for i in range(3000):
+            sink.codetracer_step_finished("r", f"{thread}-{i}-" + "x" * 200, float(i))
+            if i % 50 == 0:
+                time.sleep(0.001)  # an agent does other work between events: the writer gets its turn
+
+    background = threading.Thread(target=grower)
+    background.start()
+    threads = [threading.Thread(target=append, args=(t,)) for t in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    background.join()
+    path = journal.path_of("r")
+    assert path is not None
+    journal.close("r", delete=False)
+    events, skipped = read_events(path)
+    assert skipped == 0
+    keys = [e["step_key"] for e in events]
+    assert sorted(keys) == sorted(["first"] + [f"{t}-{i}-" + "x" * 200 for t in range(2) for i in range(3000)])
+    assert path.stat().st_size > 1024 * 1024, "the file grew well past its first reservation"
+    assert reactive == [], "the appends never grew the file themselves"
+
+
+def test_the_tracers_writer_grows_a_live_runs_journal_before_it_is_full(tmp_path: Path) -> None:
+    tracer = Tracer(tmp_path / "home", load_plugins=False)
+    try:
+        tracer.events.run_started("big", "test", task="fill the journal")
+        files = tracer.journal._files  # type: ignore[union-attr]
+        first = len(files["big"].mm)
+        tracer.events.message("big", "tool", "y" * 60_000)
+        tracer.events.message("big", "tool", "y" * 60_000)
+        tracer.events.message("big", "tool", "y" * 20_000)
+        deadline = time.monotonic() + 5
+        while len(files["big"].mm) == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(files["big"].mm) == 2 * first, "grown by the writer thread, with no append waiting for it"
+        tracer.events.run_finished("big", "unknown")
+        assert tracer.flush()
+        (run,) = tracer.runs
+        assert run.id == "big" and len(run.messages) == 3
+    finally:
+        tracer.close()

@@ -35,6 +35,8 @@ log = logging.getLogger("codetracer")
 
 _STOP = object()
 _PREPARE = object()
+GROW_INTERVAL = 0.1
+"""Seconds between the writer's looks at open journals (:meth:`Journal.grow_ahead`), while there are any."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Tracer:
         """Open runs: :meth:`~RunLog.open_run_ids`, :meth:`~RunLog.snapshot` (their trees are built on demand)."""
         self.pm.register(self.builder, name="tree-builder")
         if self.journal is not None:
-            self.journal.on_spare_taken = self._request_spare
+            self.journal.on_opened = self._request_spare
         if load_plugins:
             self.pm.load_entrypoint_plugins()
         self.events = Events(self.pm.relay)
@@ -155,12 +157,20 @@ class Tracer:
         return self._store
 
     def _write_loop(self) -> None:
-        """The writer thread: prepares spare journal files, validates finished trees, segments and stores them."""
+        """The writer thread: prepares spare journal files, grows open journals ahead of need, validates finished
+        trees, segments and stores them."""
         if self.journal is not None:
             self.journal.prepare()
         stop = False
         while not stop:
-            items = [self._queue.get()]
+            watching = self.journal is not None and self.journal.open_count() > 0
+            try:
+                items = [self._queue.get(timeout=GROW_INTERVAL if watching else None)]
+            except queue.Empty:
+                items = []
+            if watching:
+                assert self.journal is not None
+                self.journal.grow_ahead()
             while len(items) < 64:
                 try:
                     items.append(self._queue.get_nowait())
@@ -179,7 +189,8 @@ class Tracer:
                 self._queue.task_done()
 
     def _request_spare(self) -> None:
-        """A run took a spare journal file: ask the writer for a new one (never blocks the agent)."""
+        """A run opened its journal: ask the writer for a new spare file, and wake it to watch the journal's size
+        (never blocks the agent)."""
         try:
             self._queue.put_nowait(_PREPARE)
         except queue.Full:
