@@ -102,6 +102,7 @@ class Tracer:
         """Finished runs left in their journal because the writer queue was full or the store failed."""
         self.store_error: StoreError | None = None
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._prepare_queued = False
         self._writer: threading.Thread | None = None
         self._store: Store | None = None
         self._closed = False
@@ -184,17 +185,22 @@ class Tracer:
                 except Exception:
                     log.exception("codetracer writer failed on a batch; its runs stay in the journal")
             if self.journal is not None and not stop and any(item is _PREPARE for item in items):
+                self._prepare_queued = False
                 self.journal.prepare()
             for _ in items:
                 self._queue.task_done()
 
     def _request_spare(self) -> None:
         """A run opened its journal: ask the writer for a new spare file, and wake it to watch the journal's size
-        (never blocks the agent)."""
+        (never blocks the agent). One request waits in the queue at a time: runs opening faster than the writer
+        prepares must not fill the queue that finished runs need."""
+        if self._prepare_queued:
+            return
+        self._prepare_queued = True
         try:
             self._queue.put_nowait(_PREPARE)
         except queue.Full:
-            pass  # the next run creates its file itself
+            self._prepare_queued = False  # the next run creates its file itself
 
     def _save(self, batch: list[_Finished]) -> None:
         runs = self._accept(batch)
