@@ -19,6 +19,7 @@ import inspect
 import logging
 import mmap
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -80,6 +81,9 @@ def _populate(address: int, length: int) -> None:
     refuses it or populates pages nobody writes, harmless either way."""
     global _madvise
     if _madvise is None:
+        if not sys.platform.startswith("linux"):  # advice numbers differ between kernels: 23 is Linux's
+            _madvise = False
+            return
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             madvise = libc.madvise
@@ -150,7 +154,7 @@ class _RunJournal:
             if self.mm.closed or self.mm.tell() * 2 < len(self.mm):
                 return
             old = len(self.mm)
-        size = 2 * old  # whole pages already: every size is
+        size = 2 * old  # whole pages: a journal starts at CHUNK and _resize rounds up
         os.posix_fallocate(self.fd, 0, size)  # the slow part (milliseconds for large files), outside the lock
         with self.lock:
             if self.mm.closed or len(self.mm) != old:  # closed, or the agent grew it meanwhile

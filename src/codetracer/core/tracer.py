@@ -162,7 +162,7 @@ class Tracer:
         trees, segments and stores them."""
         if self.journal is not None:
             self.journal.prepare()
-        stop = False
+        stop = grow_failed = False
         while not stop:
             watching = self.journal is not None and self.journal.open_count() > 0
             try:
@@ -171,7 +171,12 @@ class Tracer:
                 items = []
             if watching:
                 assert self.journal is not None
-                self.journal.grow_ahead()
+                try:
+                    self.journal.grow_ahead()
+                except Exception:  # the writer must outlive any journal trouble; said once
+                    if not grow_failed:
+                        log.exception("codetracer could not grow journals ahead; runs grow their own")
+                    grow_failed = True
             while len(items) < 64:
                 try:
                     items.append(self._queue.get_nowait())
