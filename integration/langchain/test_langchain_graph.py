@@ -326,3 +326,23 @@ def test_create_agent_same_tree_both_ways(tracer: codetracer.Tracer, home: Path)
     assert [s.agent for s in by_stream.steps] == [s.agent for s in by_callbacks.steps] == ["fixer"] * 4
     for run in (by_stream, by_callbacks):
         stored(home, run)
+
+
+def test_a_node_writing_messages_twice_keeps_both(tracer: codetracer.Tracer) -> None:
+    """LangGraph reports a node that wrote the channel more than once as a list of updates."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.graph import MessagesState
+    from langgraph.types import Command
+
+    def twice(state: Any) -> list[Command]:
+        return [Command(update={"messages": [AIMessage(content="first half")]}),
+                Command(update={"messages": [HumanMessage(content="noted"), AIMessage(content="second half")]})]
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("twice", twice)
+    builder.add_edge(START, "twice")
+    builder.add_edge("twice", END)
+    codetracer.trace(builder.compile(), tracer=tracer).invoke(ask("split it"))
+    (run,) = finished(tracer)
+    assert llm_responses(run) == ["first half", "second half"]
+    assert [c.input_messages for s in run.steps for c in s.calls] == [1, 3]

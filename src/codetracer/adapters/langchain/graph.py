@@ -241,9 +241,12 @@ class _Session:
                 for node, update in updates.items():
                     if node == _INTERRUPT:
                         self.interrupted = True
-                    elif isinstance(update, Mapping) and update.get("messages") is not None:
-                        written = _message_fields(update["messages"])
-                        self.events.record(self.run_id, GRAPH_MAPPER, ("update", node, written, self.last, now))
+                        continue
+                    # a node that wrote the channel more than once (or several tasks of one node) is a list
+                    for part in update if isinstance(update, list) else (update,):
+                        if isinstance(part, Mapping) and part.get("messages") is not None:
+                            written = _message_fields(part["messages"])
+                            self.events.record(self.run_id, GRAPH_MAPPER, ("update", node, written, self.last, now))
             self.last = now
         except Exception:
             self.broken = True
