@@ -38,9 +38,9 @@ from typing import Any
 from codetracer.adapters.langchain.live import (
     FRAMEWORK,
     Verifier,
-    _claims_of,
-    _error_text,
+    claims_of,
     decide_outcome,
+    error_text,
     run_metadata,
     task_and_parent,
 )
@@ -193,7 +193,7 @@ class _Session:
             if not isinstance(root, uuid.UUID):
                 root = uuid.uuid4()
                 config["run_id"] = root
-            if not _claims_of(tracing.tracer).claim(root):
+            if not claims_of(tracing.tracer).claim(root):
                 return None
             session = cls(tracing, root, config, {**kwargs, "stream_mode": wanted}, modes, as_list)
             bound = getattr(graph, "config", None) or {}  # what with_config bound, merged in as LangGraph does
@@ -281,7 +281,7 @@ class _Session:
         which places it on the call in flight; LangGraph's own (``GraphRecursionError`` ...) and interruptions of
         the process (``KeyboardInterrupt``, cancellation) are errors of the run."""
         try:
-            text, kind = _error_text(error), type(error).__name__
+            text, kind = error_text(error), type(error).__name__
             if isinstance(error, Exception) and not type(error).__module__.startswith("langgraph"):
                 self.events.record(self.run_id, GRAPH_MAPPER, ("error", text, kind, self.last, time.time()))
             else:
@@ -299,7 +299,7 @@ class _Session:
         except Exception:
             log.exception("codetracer failed finishing a LangGraph run")
         finally:
-            _claims_of(self.tracing.tracer).release(self.root)
+            claims_of(self.tracing.tracer).release(self.root)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -120,7 +120,8 @@ _claims_by_tracer: weakref.WeakKeyDictionary[Tracer, _Claims] = weakref.WeakKeyD
 _claims_lock = threading.Lock()
 
 
-def _claims_of(tracer: Tracer) -> _Claims:
+def claims_of(tracer: Tracer) -> _Claims:
+    """The claims of ``tracer``'s runs, shared by its handlers and its traced graphs (one run, one recorder)."""
     with _claims_lock:
         claims = _claims_by_tracer.get(tracer)
         if claims is None:
@@ -254,7 +255,8 @@ def _tool_output(output: Any) -> tuple[str, bool]:
     return str(output), False
 
 
-def _error_text(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """An exception's message, or its repr when it has none."""
     return str(error) or repr(error)
 
 
@@ -333,7 +335,7 @@ class _Recorder:
         self._nodes: dict[int, _Node] = {}
         """LangChain run id (as ``UUID.int``: hashing a UUID runs Python code, an int does not) -> node."""
         self._runs: dict[str, _Run] = {}
-        self._claims = _claims_of(tracer)
+        self._claims = claims_of(tracer)
 
     # -- bookkeeping --------------------------------------------------------------------------------------------------
 
@@ -399,7 +401,7 @@ class _Recorder:
 
     def _report(self, run: _Run, error: BaseException, step_key: str | None, now: float) -> None:
         if self._first_report(run, error):
-            run.events.error(run.id, _error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
+            run.events.error(run.id, error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
 
     def _finish_run(self, run: _Run, outputs: Any, error: BaseException | None, now: float) -> None:
         for lc_id in run.lc_ids:
@@ -540,7 +542,7 @@ class _Recorder:
                 return
             run = node.run
             report = self._first_report(run, error)
-            record = (record_kind, run_id, _error_text(error), type(error).__name__, report, now)
+            record = (record_kind, run_id, error_text(error), type(error).__name__, report, now)
             run.events.record(run.id, MAPPER, record)
             self._end_node(node, None, error, now)
 
