@@ -24,6 +24,25 @@ def journaled(tmp_path: Path) -> tuple[Journal, RunLog]:
     return journal, RunLog(lambda *finished: None, journal)
 
 
+def run_threads(append: Any, n_threads: int) -> None:
+    """Run ``append(thread)`` in ``n_threads`` threads at once and wait for them."""
+    threads = [threading.Thread(target=append, args=(t,)) for t in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def read_back(journal: Journal) -> tuple[list[str], Path]:
+    """Close run ``"r"``'s journal and read it: the step keys of its events (no line may be torn), and its path."""
+    path = journal.path_of("r")
+    assert path is not None
+    journal.close("r", delete=False)
+    events, skipped = read_events(path)
+    assert skipped == 0
+    return [e["step_key"] for e in events], path
+
+
 def test_every_trace_event_round_trips_through_a_journal_line(tmp_path: Path) -> None:
     journal, sink = journaled(tmp_path)
     written = []
@@ -62,17 +81,9 @@ def test_threads_appending_past_the_reserved_size_lose_no_line(tmp_path: Path) -
         for i in range(2000):
             sink.codetracer_step_finished("r", f"{thread}-{i}", float(i))
 
-    threads = [threading.Thread(target=append, args=(t,)) for t in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    path = journal.path_of("r")
-    assert path is not None
-    journal.close("r", delete=False)
-    events, skipped = read_events(path)
-    assert skipped == 0
-    assert sorted(e["step_key"] for e in events) == sorted(f"{t}-{i}" for t in range(4) for i in range(2000))
+    run_threads(append, 4)
+    keys, path = read_back(journal)
+    assert sorted(keys) == sorted(f"{t}-{i}" for t in range(4) for i in range(2000))
     assert path.stat().st_size > 256 * 1024  # the file grew beyond its first reservation
 
 
@@ -105,19 +116,12 @@ def test_growing_ahead_while_threads_append_loses_no_line_and_spares_the_agents_
 
     background = threading.Thread(target=grower)
     background.start()
-    threads = [threading.Thread(target=append, args=(t,)) for t in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    done.set()
-    background.join()
-    path = journal.path_of("r")
-    assert path is not None
-    journal.close("r", delete=False)
-    events, skipped = read_events(path)
-    assert skipped == 0
-    keys = [e["step_key"] for e in events]
+    try:
+        run_threads(append, 2)
+    finally:
+        done.set()
+        background.join()
+    keys, path = read_back(journal)
     assert sorted(keys) == sorted(["first"] + [f"{t}-{i}-" + "x" * 200 for t in range(2) for i in range(3000)])
     assert path.stat().st_size > 1024 * 1024, "the file grew well past its first reservation"
     assert reactive == [], "the appends never grew the file themselves"
