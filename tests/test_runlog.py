@@ -17,11 +17,13 @@ from codetracer.core import config
 from codetracer.core.builder import to_run
 from codetracer.core.events import Events
 from codetracer.core.extract import ExtractorRegistry, build_runs, load_json
+from codetracer.core.journal import read_ops
 from codetracer.core.model import Run
 from codetracer.core.runlog import Op, RunLog, build_tree
 from codetracer.core.stages import ensure_stages
 from codetracer.core.tracer import Tracer, recover
 from codetracer.hooks.manager import PluginManager
+from codetracer.hooks.specs import hookimpl
 
 
 def through_runlog(path: Path, extractor: Any) -> list[Run]:
@@ -182,4 +184,87 @@ def test_a_late_event_never_reopens_a_finished_run(home: Path) -> None:
     ev.run_started("done", "demo", timestamp=5.0)  # a run id started again on purpose is a new run
     ev.run_finished("done", "failed", timestamp=6.0)
     assert tracer.flush() and [r.outcome.value for r in tracer.runs] == ["solved", "failed"]
+    tracer.close()
+
+
+class RecordWatcher:
+    """A third-party plugin that wants every framework record."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    @hookimpl
+    def codetracer_record(self, run_id: str, mapper: str, payload: Any, timestamp: float | None) -> None:
+        self.seen.append(payload)
+
+
+def test_a_recorder_keeps_and_journals_what_record_would(shared: Path, home: Path) -> None:
+    messages = mini_messages(shared)
+    tracer = Tracer(load_plugins=False)
+    record_run(tracer.events, "by-hook", messages, finish=False)
+    tracer.events.run_started("direct", "mini-swe-agent", task="t", timestamp=1.0)
+    record = tracer.events.recorder("direct", MINI_MAPPER)
+    assert tracer.events.recorder("never-started", MINI_MAPPER) is not record  # no run: the hook's path
+    record({"settings": {"model": "m", "llm_calls": False}}, 1.0)
+    for msg in messages:
+        record(msg, 2.0)
+    assert tracer.journal is not None
+    journals = {run: tracer.journal.path_of(run) for run in ("by-hook", "direct")}
+    lines = {run: read_ops(path)[0] for run, path in journals.items() if path is not None}
+    assert [op[2:] for op in lines["direct"]] == [op[2:] for op in lines["by-hook"]]
+    assert len(lines["direct"]) == len(messages) + 2
+    snapshots = [tracer.builder.snapshot(run) for run in ("by-hook", "direct")]
+    assert snapshots[0] is not None and snapshots[1] is not None
+    assert snapshots[0].model_dump(exclude={"id"}) == snapshots[1].model_dump(exclude={"id"})
+    tracer.close()
+
+
+def test_a_plugin_registered_mid_run_gets_the_recorders_later_records(home: Path) -> None:
+    tracer = Tracer(load_plugins=False)
+    tracer.events.run_started("r", "demo", timestamp=1.0)
+    record = tracer.events.recorder("r", MINI_MAPPER)
+    record({"role": "user", "content": "before the plugin"}, 1.0)
+    watcher = RecordWatcher()
+    tracer.pm.register(watcher, name="watcher")
+    record({"role": "user", "content": "after the plugin"}, 2.0)
+    tracer.events.run_finished("r", "failed", timestamp=3.0)
+    assert tracer.flush()
+    tracer.close()
+    assert watcher.seen == [{"role": "user", "content": "after the plugin"}]
+    (run,) = tracer.runs
+    assert run.dropped_events == 0 and tracer.builder.late_events == 0
+
+
+def test_a_recorder_goes_through_the_hook_while_a_plugin_wants_records(home: Path) -> None:
+    tracer = Tracer(load_plugins=False)
+    watcher = RecordWatcher()
+    tracer.pm.register(watcher, name="watcher")
+    tracer.events.run_started("r", "demo", timestamp=1.0)
+    tracer.events.recorder("r", MINI_MAPPER)({"role": "user", "content": "seen by both"}, 1.0)
+    ops = tracer.builder._open["r"]
+    tracer.close()
+    assert watcher.seen == [{"role": "user", "content": "seen by both"}] and ops[-1][3] == watcher.seen[0]
+
+
+def test_a_recorder_used_after_its_run_finished_reopens_nothing(home: Path) -> None:
+    tracer = Tracer(load_plugins=False)
+    tracer.events.run_started("r", "demo", timestamp=1.0)
+    record = tracer.events.recorder("r", MINI_MAPPER)
+    tracer.events.run_finished("r", "failed", timestamp=2.0)
+    record({"role": "user", "content": "a straggler"}, 3.0)
+    assert tracer.builder.open_run_ids() == [] and tracer.builder.late_events == 1
+    tracer.close()
+
+
+def test_a_recorder_that_fails_is_counted_and_never_raises(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = Tracer(load_plugins=False)
+    tracer.events.run_started("r", "demo", timestamp=1.0)
+    ops = tracer.builder._open["r"]
+
+    def broken(op: Op) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ops, "write", broken)
+    tracer.events.recorder("r", MINI_MAPPER)({"role": "user", "content": "x"}, 1.0)
+    assert tracer.pm.failures.counts == {("tree-builder", "codetracer_record"): 1}
     tracer.close()

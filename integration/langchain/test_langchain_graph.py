@@ -31,6 +31,7 @@ from test_langchain_live import (
 
 import codetracer
 from codetracer.adapters.langchain import graph, live
+from codetracer.core.events import Events
 from codetracer.core.model import Run
 
 with warnings.catch_warnings():
@@ -208,10 +209,19 @@ def test_a_tracing_failure_never_reaches_the_graph(tracer: codetracer.Tracer, ca
 def test_a_failing_record_stops_recording_but_not_the_run(
     tracer: codetracer.Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(written: Any) -> Any:
-        raise ValueError("unexpected message shape")
+    real = Events.recorder
 
-    monkeypatch.setattr(graph, "_message_fields", broken)
+    def breaking(self: Events, run_id: str, mapper: str) -> Any:
+        record = real(self, run_id, mapper)
+
+        def record_but_updates(payload: Any, timestamp: float | None = None) -> None:
+            if payload[0] == "update":
+                raise ValueError("unexpected message shape")
+            record(payload, timestamp)
+
+        return record_but_updates
+
+    monkeypatch.setattr(Events, "recorder", breaking)
     with caplog.at_level(logging.ERROR, logger="codetracer.langgraph"):
         result = codetracer.trace(agent(*SOLVING), tracer=tracer).invoke(ask("fix it"))
     assert result["messages"][-1].content == "Fixed: add now adds."

@@ -181,3 +181,22 @@ class Events:
     def record(self, run_id: str, mapper: str, payload: Any, *, timestamp: float | None = None) -> None:
         """A framework's own record, mapped onto the events above later by ``mapper`` (``"module:Name"``)."""
         self._h.codetracer_record(run_id, mapper, payload, timestamp)
+
+    def recorder(self, run_id: str, mapper: str) -> Callable[[Any, float | None], None]:
+        """``record`` for one started run and mapper, as a function of ``(payload, timestamp=None)``: the cheapest
+        way to record a run's many records (a LangGraph update, a mini-swe-agent message, an OpenHands event).
+
+        With no third-party plugin implementing ``codetracer_record``, the function writes straight into the run's
+        kept events and journal (:meth:`~codetracer.hooks.manager.HookRelay.recorder`); otherwise it calls the hook.
+        Either way every plugin gets what :meth:`record` would give it.
+        """
+        direct = getattr(self._h, "recorder", None)
+        found = direct(run_id, mapper) if direct is not None else None
+        if found is not None:
+            return found
+        hook = self._h
+
+        def record(payload: Any, timestamp: float | None = None) -> None:
+            hook.codetracer_record(run_id, mapper, payload, timestamp)
+
+        return record

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import functools
 import inspect
 import logging
 import mmap
@@ -102,6 +103,10 @@ def _default(value: object) -> object:
     return repr(value)
 
 
+def _no_run(event: tuple[Any, ...]) -> None:
+    raise ValueError("journal file not given to a run")
+
+
 class _RunJournal:
     """One run's journal file, appended to through a shared memory map.
 
@@ -110,7 +115,7 @@ class _RunJournal:
     ``posix_fallocate`` before it is mapped, so a full disk is an ``OSError`` when growing, never a ``SIGBUS``.
     """
 
-    __slots__ = ("fd", "lock", "mm", "path")
+    __slots__ = ("append", "fd", "lock", "mm", "path")
     CHUNK = 256 * 1024
 
     def __init__(self, fd: int, path: Path) -> None:
@@ -119,6 +124,8 @@ class _RunJournal:
         self.lock = threading.Lock()
         os.posix_fallocate(fd, 0, self.CHUNK)
         self.mm = mmap.mmap(fd, self.CHUNK)
+        self.append: Callable[[tuple[Any, ...]], None] = _no_run
+        """Writes one event of the run this file was given to (:meth:`Journal._appender`)."""
 
     def prefault(self) -> None:
         """Touch every page now, so the agent's appends never take a page fault (on ext4 the first write to a
@@ -240,6 +247,7 @@ class Journal:
             except OSError as exc:
                 self._failed(run_id, exc)
                 return None
+        journal.append = self._appender(run_id, journal)
         with self._lock:
             raced = self._files.setdefault(run_id, journal)
         if raced is not journal:  # another thread of the same run opened one first: keep ours as a spare
@@ -271,25 +279,44 @@ class Journal:
             self._warned = True
             log.warning("codetracer journal cannot write (%s); tracing continues in memory only", exc)
 
-    def write(self, run_id: str, event: tuple[Any, ...]) -> None:
-        """Append one event to its run's journal as a JSON line: ``[name, *arguments]``, the hook's arguments in the
-        order of its spec (:data:`FIELDS`). An array, not an object: no dict to build per event, and a shorter line
-        that orjson writes in less than half the time; :func:`read_events` gives the names back."""
+    def _appender(self, run_id: str, journal: _RunJournal) -> Callable[[tuple[Any, ...]], None]:
+        """The function that appends an event of ``run_id`` to ``journal`` as one JSON line: ``[name, *arguments]``,
+        the hook's arguments in the order of its spec (:data:`FIELDS`). An array, not an object: no dict to build per
+        event, and a shorter line that orjson writes in less than half the time; :func:`read_events` gives the names
+        back. What it needs is bound once, so an event looks nothing up (inside a running agent every lookup is a
+        cache miss)."""
+        mm, lock, failed = journal.mm, journal.lock, self._failed  # the map object stays the same when resized
+
+        def append(event: tuple[Any, ...]) -> None:
+            try:
+                try:
+                    line = _dumps(event, default=_default, option=_DUMP_OPTS)
+                except TypeError:  # a dict with non-string keys somewhere (orjson's JSONEncodeError is a TypeError)
+                    line = _dumps(event, default=_default, option=_DUMP_OPTS_ANY_KEYS)
+                with lock:
+                    try:
+                        mm.write(line)
+                    except ValueError:
+                        journal.grow_and_write(line)
+            except (OSError, TypeError, ValueError) as exc:
+                failed(run_id, exc if isinstance(exc, OSError) else OSError(str(exc)))
+
+        return append
+
+    def writer(self, run_id: str) -> Callable[[tuple[Any, ...]], None]:
+        """What appends the events of ``run_id`` (its journal opened now): keep it for the run, rather than calling
+        :meth:`write`, which finds the run's file on every event. If the file cannot be opened, the function tries
+        again on every event and counts each one it could not write."""
         journal = self._files.get(run_id) or self._open(run_id)
         if journal is None:
-            return
-        try:
-            try:
-                line = _dumps(event, default=_default, option=_DUMP_OPTS)
-            except TypeError:  # a dict with non-string keys somewhere (orjson's JSONEncodeError is a TypeError)
-                line = _dumps(event, default=_default, option=_DUMP_OPTS_ANY_KEYS)
-            with journal.lock:
-                try:
-                    journal.mm.write(line)
-                except ValueError:
-                    journal.grow_and_write(line)
-        except (OSError, TypeError, ValueError) as exc:
-            self._failed(run_id, exc if isinstance(exc, OSError) else OSError(str(exc)))
+            return functools.partial(self.write, run_id)
+        return journal.append
+
+    def write(self, run_id: str, event: tuple[Any, ...]) -> None:
+        """Append one event to its run's journal (see :meth:`writer`)."""
+        journal = self._files.get(run_id) or self._open(run_id)
+        if journal is not None:
+            journal.append(event)
 
     def failures_of(self, run_id: str) -> int:
         """Events of ``run_id`` the journal could not write (counted, never silent)."""

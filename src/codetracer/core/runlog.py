@@ -35,6 +35,20 @@ FinishedSink = Callable[[str, list[Op], "float | None"], None]
 """Called with a run's id, its events and, for a run closed as incomplete, the closing time."""
 
 
+class _Ops(list[Op]):
+    """An open run's events, and the function that journals each (``None`` without a journal)."""
+
+    __slots__ = ("write",)
+
+    def __init__(self, write: Callable[[Op], None] | None) -> None:
+        super().__init__()
+        self.write = write
+
+
+Recorder = Callable[[Any, "float | None"], None]
+"""Records one framework record of a given run and mapper: ``record(payload, timestamp)``."""
+
+
 def _replay(ops: Sequence[Op], builder: TreeBuilder) -> int:
     """Apply events to ``builder`` in order; returns how many made it raise (each skipped, as on the live path)."""
     methods = {name: getattr(builder, f"codetracer_{name}") for name in FIELDS}
@@ -80,7 +94,7 @@ class RunLog:
     """
 
     def __init__(self, on_finished: FinishedSink, journal: Journal | None = None, blobs: BlobStore | None = None):
-        self._open: dict[str, list[Op]] = {}
+        self._open: dict[str, _Ops] = {}
         self._lock = threading.Lock()
         self._finished: dict[str, None] = {}  # recently finished run ids, oldest first (bounded)
         self.late_events = 0
@@ -88,7 +102,7 @@ class RunLog:
         late callback) can never reopen a finished run and replace its stored tree with an empty one."""
         self._on_finished = on_finished
         self._blobs = blobs
-        self._write = journal.write if journal is not None else None
+        self._journal = journal
 
     # -- reading open runs --------------------------------------------------------------------------------------------
 
@@ -126,15 +140,62 @@ class RunLog:
     def _add(self, run_id: str, op: Op) -> None:
         ops = self._open.get(run_id)
         if ops is None:
-            with self._lock:
-                if run_id in self._finished and op[0] != "run_started":
-                    self._late(run_id, op[0])
-                    return
-                self._finished.pop(run_id, None)  # a run id used again on purpose starts a new run
-                ops = self._open.setdefault(run_id, [])
+            ops = self._opened(run_id, op[0])
+            if ops is None:
+                return
         ops.append(op)
-        if self._write is not None:
-            self._write(run_id, op)
+        if ops.write is not None:
+            ops.write(op)
+
+    def _opened(self, run_id: str, event: str) -> _Ops | None:
+        """The events of a run that has none yet (its journal opened now); ``None`` for a late event."""
+        with self._lock:
+            if run_id in self._finished and event != "run_started":
+                self._late(run_id, event)
+                return None
+            self._finished.pop(run_id, None)  # a run id used again on purpose starts a new run
+            ops = self._open.get(run_id)
+            if ops is not None:  # another thread of the run came first
+                return ops
+        write = self._journal.writer(run_id) if self._journal is not None else None  # outside the lock: file work
+        with self._lock:
+            return self._open.setdefault(run_id, _Ops(write))
+
+    def direct_recorder(
+        self,
+        run_id: str,
+        mapper: str,
+        *,
+        valid: list[bool],
+        fallback: Recorder,
+        on_error: Callable[[Exception], None],
+    ) -> Recorder | None:
+        """A function that records ``(payload, timestamp)`` for an open run exactly as ``codetracer_record(run_id,
+        mapper, payload, timestamp)`` does, without a hook dispatch or a lookup of the run: for adapters whose
+        framework hands them a record per turn (a mini-swe-agent message, an OpenHands event, a LangGraph update).
+
+        Once the run has finished, or ``valid[0]`` is false (the caller's way to say other plugins now want the
+        records too), a record goes to ``fallback`` (the hook) instead. An exception is given to ``on_error``, never
+        raised: the caller is the agent. ``None`` if the run is not open.
+        """
+        ops = self._open.get(run_id)
+        if ops is None:
+            return None
+        open_runs, write = self._open, ops.write
+
+        def record(payload: Any, timestamp: float | None = None) -> None:
+            if not valid[0] or open_runs.get(run_id) is not ops:
+                fallback(payload, timestamp)
+                return
+            op = ("record", run_id, mapper, payload, timestamp)
+            try:
+                ops.append(op)
+                if write is not None:
+                    write(op)
+            except Exception as exc:  # noqa: BLE001 - the agent must never see it
+                on_error(exc)
+
+        return record
 
     @hookimpl
     def codetracer_run_started(

@@ -150,8 +150,8 @@ class _Session:
     """One traced ``stream`` call: the codetracer run it records and the caller's stream format to give back."""
 
     __slots__ = (
-        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "modes", "outputs", "root",
-        "run_id", "subgraphs", "tracing", "v2",
+        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "modes", "outputs", "record",
+        "root", "run_id", "subgraphs", "tracing", "v2",
     )
 
     def __init__(self, tracing: GraphTracing, root: uuid.UUID, config: dict[str, Any], kwargs: dict[str, Any],
@@ -173,6 +173,8 @@ class _Session:
         self.broken = False
         self.last = time.time()
         """When the previous chunk came: the start of whatever the next one reports."""
+        self.record: Any = None
+        """Journals one record of this run (:meth:`~codetracer.core.events.Events.recorder`), once it started."""
 
     @classmethod
     def open(cls, graph: Any, input: Any, config: Any, kwargs: dict[str, Any]) -> _Session | None:
@@ -205,7 +207,8 @@ class _Session:
             events, run_id = session.events, session.run_id
             events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                timestamp=session.last)
-            events.record(run_id, GRAPH_MAPPER, ("input", _n_messages(input), session.last))
+            session.record = events.recorder(run_id, GRAPH_MAPPER)
+            session.record(("input", _n_messages(input), session.last))
             return session
         except Exception:
             log.exception("codetracer could not start tracing a LangGraph run; it runs untraced")
@@ -234,19 +237,25 @@ class _Session:
         return (ns, payload) if self.subgraphs else payload
 
     def _record(self, updates: Any) -> None:
-        """Journal what the nodes of an ``updates`` chunk wrote to the messages channel (usually one node)."""
+        """Journal what the nodes of an ``updates`` chunk wrote to the messages channel (usually one node).
+
+        Written for the common case, one node's dict with a list of messages: inside a running agent each lookup,
+        call and type check costs a cache miss, and this runs twice per turn."""
         try:
             now = time.time()
-            if isinstance(updates, Mapping):
-                for node, update in updates.items():
-                    if node == _INTERRUPT:
-                        self.interrupted = True
-                        continue
-                    # a node that wrote the channel more than once (or several tasks of one node) is a list
-                    for part in update if isinstance(update, list) else (update,):
-                        if isinstance(part, Mapping) and part.get("messages") is not None:
-                            written = _message_fields(part["messages"])
-                            self.events.record(self.run_id, GRAPH_MAPPER, ("update", node, written, self.last, now))
+            for node, update in updates.items() if type(updates) is dict else _items(updates):
+                if node == _INTERRUPT:
+                    self.interrupted = True
+                    continue
+                # a node that wrote the channel more than once (or several tasks of one node) is a list
+                for part in (update,) if type(update) is not list else update:
+                    written = part.get("messages") if type(part) is dict else _messages_of(part)
+                    if written is not None:
+                        if type(written) is list:
+                            written = [getattr(message, "__dict__", message) for message in written]
+                        else:
+                            written = _message_fields(written)
+                        self.record(("update", node, written, self.last, now))
             self.last = now
         except Exception:
             self.broken = True
@@ -283,7 +292,7 @@ class _Session:
         try:
             text, kind = error_text(error), type(error).__name__
             if isinstance(error, Exception) and not type(error).__module__.startswith("langgraph"):
-                self.events.record(self.run_id, GRAPH_MAPPER, ("error", text, kind, self.last, time.time()))
+                self.record(("error", text, kind, self.last, time.time()))
             else:
                 self.events.error(self.run_id, text, kind=kind, timestamp=time.time())
         except Exception:
@@ -311,6 +320,16 @@ def _n_messages(input: Any) -> int | None:
     """How many messages the run's input holds (the first model call reads them all)."""
     messages = input.get("messages") if isinstance(input, Mapping) else getattr(input, "messages", None)
     return len(messages) if isinstance(messages, list) else None
+
+
+def _items(updates: Any) -> Any:
+    """The (node, update) pairs of an ``updates`` payload that is not a plain dict (another mapping, or nothing)."""
+    return updates.items() if isinstance(updates, Mapping) else ()
+
+
+def _messages_of(update: Any) -> Any:
+    """What a node's update that is not a plain dict wrote to ``messages`` (a mapping's entry, else nothing)."""
+    return update.get("messages") if isinstance(update, Mapping) else None
 
 
 def _message_fields(written: Any) -> list[Any]:

@@ -137,6 +137,9 @@ class _Run:
     """The tracer's :class:`Events`, or :data:`_MUTED` when another handler of the tracer records this run."""
     lc_ids: list[int] = field(default_factory=list)
     """Keys of every LangChain run of the tree, dropped from the handler's table when the run ends."""
+    record: Callable[[Any, float | None], None] = _no_op
+    """Records a model or tool callback of the run (:meth:`~codetracer.core.events.Events.recorder`); a no-op when
+    another handler records the run."""
     reported: list[BaseException] = field(default_factory=list)
     """Exceptions already recorded (LangChain re-raises one exception through every enclosing run)."""
 
@@ -389,6 +392,7 @@ class _Recorder:
             task, parent = task_and_parent(inputs, metadata)
             run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                    timestamp=now or time.time())
+            run.record = run.events.recorder(run.id, MAPPER)
         return node
 
     @staticmethod
@@ -513,7 +517,7 @@ class _Recorder:
                 name=model,
             )
             agent = metadata.get("lc_agent_name") if metadata else None
-            node.run.events.record(node.run.id, MAPPER, ("llm_start", run_id, model, n_messages, agent, now))
+            node.run.record(("llm_start", run_id, model, n_messages, agent, now), None)
 
     @_guarded
     def llm_end(self, response: Any, run_id: UUID) -> None:
@@ -526,7 +530,7 @@ class _Recorder:
             input_tokens, output_tokens = _tokens(response, message)
             record = ("llm_end", run_id, text, input_tokens, output_tokens,
                       getattr(message, "tool_calls", None), getattr(message, "invalid_tool_calls", None), now)
-            node.run.events.record(node.run.id, MAPPER, record)
+            node.run.record(record, None)
             self._end_node(node, response, None, now)
 
     @_guarded
@@ -543,7 +547,7 @@ class _Recorder:
             run = node.run
             report = self._first_report(run, error)
             record = (record_kind, run_id, error_text(error), type(error).__name__, report, now)
-            run.events.record(run.id, MAPPER, record)
+            run.record(record, None)
             self._end_node(node, None, error, now)
 
     # -- tools --------------------------------------------------------------------------------------------------------
@@ -580,7 +584,7 @@ class _Recorder:
                 name=tool,
             )
             record = ("tool_start", run_id, tool, inputs, input_str, kwargs.get("tool_call_id"), now)
-            node.run.events.record(node.run.id, MAPPER, record)
+            node.run.record(record, None)
 
     @_guarded
     def tool_end(self, output: Any, run_id: UUID) -> None:
@@ -590,7 +594,7 @@ class _Recorder:
             if node is None or node.kind != "tool":  # a tool run tool_start saw
                 return
             text, is_error = _tool_output(output)
-            node.run.events.record(node.run.id, MAPPER, ("tool_end", run_id, text, is_error, now))
+            node.run.record(("tool_end", run_id, text, is_error, now), None)
             self._end_node(node, output, None, now)
 
     @_guarded

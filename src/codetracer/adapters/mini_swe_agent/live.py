@@ -108,6 +108,8 @@ class _LiveRun:
         self.metadata = dict(metadata or {})
         self.agent_class = f"{type(agent).__module__}.{type(agent).__name__}"
         self.run_id: str | None = None
+        self.record: Callable[[Any, float | None], None] | None = None
+        """Records a message of the current run (:meth:`~codetracer.core.events.Events.recorder`), once started."""
         self.run_ids: list[str] = []
         """Every run traced on this agent, in order."""
         self.pending: list[dict[str, Any]] = []
@@ -160,7 +162,8 @@ class _LiveRun:
         now = time.time()
         self.ev.run_started(self.run_id, FRAMEWORK, task=self.task or first_user_text(batch), metadata=meta,
                             parent_run_id=self.parent_run_id, timestamp=now)
-        self.ev.record(self.run_id, MAPPER, {"settings": {"model": model, "llm_calls": self.llm_calls}}, timestamp=now)
+        self.record = self.ev.recorder(self.run_id, MAPPER)
+        self.record({"settings": {"model": model, "llm_calls": self.llm_calls}}, now)
         self.started = True
 
     def add(self, agent: Any, messages: tuple[Any, ...]) -> None:
@@ -178,14 +181,14 @@ class _LiveRun:
 
     def _record(self, batch: list[dict[str, Any]]) -> None:
         """The messages, as they are, into the run (mapped later by :class:`MessageMapper`), stamped with now."""
-        run_id, record, now = self.run_id, self.ev.record, time.time()
-        assert run_id is not None
+        record, now = self.record, time.time()
+        assert record is not None
         for msg in batch:
             if msg.get("role") == "exit":
                 status, submission = exit_facts(msg)
                 self.exit_status = status or self.exit_status
                 self.submission = submission if submission is not None else self.submission
-            record(run_id, MAPPER, msg, timestamp=now)
+            record(msg, now)
 
     def end(self, agent: Any, result: Any, error: BaseException | None) -> None:
         """``run()`` returned ``result`` or raised ``error``: close the last step and the run."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -188,6 +188,10 @@ def event_data(event: Any) -> tuple[str, dict[str, Any]]:
     return (found if isinstance(found, str) else kind), data
 
 
+def _not_open(payload: Any, timestamp: float | None) -> None:
+    raise RuntimeError("an OpenHands event was recorded with no run open")
+
+
 class CodetracerCallback:
     """An OpenHands conversation callback that traces the conversation's runs into ``tracer``.
 
@@ -223,6 +227,7 @@ class CodetracerCallback:
         self._events = tracer.events
         self._lock = threading.Lock()  # parallel tool calls may report from worker threads
         self._open: str | None = None  # the open run's id
+        self._record_event: Callable[[Any, float | None], None] = _not_open  # records an event of the open run
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self._index = 0  # position of the next event in the conversation's event log (its file name)
         self._last_raw_ts: Any = None  # the last event's timestamp as the SDK wrote it (parsed once, at the end)
@@ -288,7 +293,7 @@ class CodetracerCallback:
             self._last_raw_ts = raw_ts
         if kind not in MAPPED_KINDS:
             self._skipped += 1
-        self._events.record(self._open, MAPPER, (name, kind, data))
+        self._record_event((name, kind, data), None)
 
     def _task_of(self, kind: str, data: dict[str, Any]) -> str | None:
         if self.task is not None:
@@ -315,7 +320,8 @@ class CodetracerCallback:
             meta["attempt_of"] = parent
             task = retry_task or task
         self._events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=first_ts)
-        self._events.record(run_id, MAPPER, {"settings": {"model": self.model}})
+        self._record_event = self._events.recorder(run_id, MAPPER)
+        self._record_event({"settings": {"model": self.model}}, None)
         self._open = run_id
         self._status, self._conversation_error, self._skipped = None, False, 0
         for name, kind, data in pending:
