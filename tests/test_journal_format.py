@@ -74,7 +74,11 @@ def test_values_json_cannot_key_are_kept_and_old_object_lines_still_read(tmp_pat
     assert (len(events), skipped, journal.write_failures) == (2, 1, 0)
 
 
-def test_threads_appending_past_the_reserved_size_lose_no_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gil", [True, False], ids=["lock-free appends (GIL)", "locked appends (free-threaded)"])
+def test_threads_appending_past_the_reserved_size_lose_no_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gil: bool
+) -> None:
+    monkeypatch.setattr(journal_module, "_GIL", gil)
     journal, sink = journaled(tmp_path)
 
     def append(thread: int) -> None:
@@ -95,13 +99,13 @@ def test_growing_ahead_while_threads_append_loses_no_line_and_spares_the_agents_
     journal, sink = journaled(tmp_path)
     sink.codetracer_step_finished("r", "first", 0.0)
     reactive = []
-    original = journal_module._RunJournal.grow_and_write
+    original = journal_module._RunJournal._resize
 
-    def counted(self: Any, data: bytes) -> None:
-        reactive.append(len(data))
-        original(self, data)
+    def counted(self: Any, size: int) -> None:
+        reactive.append(size)
+        original(self, size)
 
-    monkeypatch.setattr(journal_module._RunJournal, "grow_and_write", counted)
+    monkeypatch.setattr(journal_module._RunJournal, "_resize", counted)
     done = threading.Event()
 
     def grower() -> None:

@@ -36,13 +36,15 @@ FinishedSink = Callable[[str, list[Op], "float | None"], None]
 
 
 class _Ops(list[Op]):
-    """An open run's events, and the function that journals each (``None`` without a journal)."""
+    """An open run's events, the function that journals each (``None`` without a journal), and whether the run is
+    still open (a recorder's events go through the hook once it is not)."""
 
-    __slots__ = ("write",)
+    __slots__ = ("open", "write")
 
     def __init__(self, write: Callable[[Op], None] | None) -> None:
         super().__init__()
         self.write = write
+        self.open = True
 
 
 Recorder = Callable[[Any, "float | None"], None]
@@ -126,6 +128,7 @@ class RunLog:
             runs = list(self._open.items())
             self._open.clear()
         for run_id, ops in runs:
+            ops.open = False
             self._on_finished(run_id, ops, timestamp)
         return len(runs)
 
@@ -181,10 +184,10 @@ class RunLog:
         ops = self._open.get(run_id)
         if ops is None:
             return None
-        open_runs, write = self._open, ops.write
+        write = ops.write
 
         def record(payload: Any, timestamp: float | None = None) -> None:
-            if not valid[0] or open_runs.get(run_id) is not ops:
+            if not valid[0] or not ops.open:
                 fallback(payload, timestamp)
                 return
             op = ("record", run_id, mapper, payload, timestamp)
@@ -217,6 +220,7 @@ class RunLog:
         with self._lock:
             ops = self._open.pop(run_id, None)
             if ops is not None:
+                ops.open = False
                 self._finished[run_id] = None
                 if len(self._finished) > _REMEMBERED:
                     del self._finished[next(iter(self._finished))]

@@ -55,6 +55,8 @@ _TASK_ID_KEY = "__pregel_task_id"
 _INTERRUPT = "__interrupt__"
 """The key of an ``updates`` chunk that reports an interrupt (``interrupt()`` in a node, ``interrupt_before``)."""
 
+_now = time.time
+
 _SKIP = object()
 """What :meth:`_Session.take` returns for a chunk codetracer asked for and the caller did not."""
 
@@ -242,7 +244,7 @@ class _Session:
         Written for the common case, one node's dict with a list of messages: inside a running agent each lookup,
         call and type check costs a cache miss, and this runs twice per turn."""
         try:
-            now = time.time()
+            now = _now()
             for node, update in updates.items() if type(updates) is dict else _items(updates):
                 if node == _INTERRUPT:
                     self.interrupted = True
@@ -251,9 +253,9 @@ class _Session:
                 for part in (update,) if type(update) is not list else update:
                     written = part.get("messages") if type(part) is dict else _messages_of(part)
                     if written is not None:
-                        if type(written) is list:
-                            written = [getattr(message, "__dict__", message) for message in written]
-                        else:
+                        try:  # a list of message objects
+                            written = [message.__dict__ for message in written]
+                        except (AttributeError, TypeError):  # tuples, dicts, one message
                             written = _message_fields(written)
                         self.record(("update", node, written, self.last, now))
             self.last = now
