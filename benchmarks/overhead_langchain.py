@@ -2,8 +2,9 @@
 
 A LangGraph ReAct agent driven by LangChain's ``GenericFakeChatModel`` makes ``--steps`` model turns, each calling one
 real ``@tool``. The same run is timed untraced; traced by ``codetracer.trace(graph)`` (the graph path: LangGraph's own
-task stream, no callbacks); bound with codetracer's callback handler (what ``codetracer.langchain()`` and
-``config={"callbacks": [handler]}`` cost); and bound with a handler that does nothing (LangChain's callback
+``updates`` stream, no callbacks); under ``codetracer.langchain()`` (the process-wide registration, which takes the
+graph path for such a graph); bound with codetracer's callback handler (what ``config={"callbacks": [handler]}`` and
+``codetracer.langchain(graph_path=False)`` cost); and bound with a handler that does nothing (LangChain's callback
 machinery alone). Journal and SQLite store live in a temporary ``CODETRACER_HOME``, as in real use. Sides run in a
 shuffled order each round, after the tracer's writer went idle and a garbage collection, so drift and leftovers hit
 every side alike; best (minimum) and median times are printed. CPU time counts every thread of the process.
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     import codetracer
-    from codetracer.adapters.langchain.live import CodetracerCallbackHandler
+    from codetracer.adapters.langchain.live import CodetracerCallbackHandler, unregister_global
     from codetracer.core.tracer import Tracer
 
     tracer = Tracer(load_plugins=False)
@@ -99,13 +100,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def once(side: str) -> tuple[float, float]:
         agent, run_config = agent_for(side)
-        tracer.flush()
-        gc.collect()
-        wall, cpu = time.perf_counter(), time.process_time()
-        agent.invoke(task, config=run_config)
-        return time.perf_counter() - wall, time.process_time() - cpu
+        if side == "langchain()":
+            codetracer.langchain(tracer=tracer)
+        try:
+            tracer.flush()
+            gc.collect()
+            wall, cpu = time.perf_counter(), time.process_time()
+            agent.invoke(task, config=run_config)
+            return time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            unregister_global()
 
-    sides = ["untraced", "trace(graph)", "callback handler", "no-op handler"]
+    sides = ["untraced", "trace(graph)", "langchain()", "callback handler", "no-op handler"]
     for side in sides:  # warm-up: imports, first graph compile, store creation
         once(side)
     walls: dict[str, list[float]] = {side: [] for side in sides}
@@ -143,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 parts.append(f"{label} {pick} {extra:+6.1f} us ({100 * extra / base:+5.2f} %)")
         print(f"{side} over untraced: " + ", ".join(parts))
     print(f"({n_runs} traced runs stored, steps per run: {steps_seen})")
-    graph_in, handler_in = in_hook(make, task, config, args.steps)
+    graph_in, global_in, handler_in = in_hook(make, task, config, args.steps)
     print(f"in-hook (codetracer's code on the agent's thread): trace(graph) {graph_in * 1e6:5.1f} us/step, "
-          f"callback handler {handler_in * 1e6:5.1f} us/step")
+          f"langchain() {global_in * 1e6:5.1f} us/step, callback handler {handler_in * 1e6:5.1f} us/step")
     return 0
 
 
@@ -166,12 +172,13 @@ def no_op_handler() -> Any:
     return NoOpHandler()
 
 
-def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: int = 7) -> tuple[float, float]:
-    """Median over ``repeats`` runs of the time spent inside codetracer's code, per step: for ``trace(graph)`` every
-    task-stream chunk's handling and the run's start and end; for the handler, its callback methods."""
+def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: int = 7) -> list[float]:
+    """Median over ``repeats`` runs of the time spent inside codetracer's code, per step: for ``trace(graph)`` and
+    ``codetracer.langchain()`` every stream chunk's handling and the run's start and end; for the handler, its
+    callback methods."""
     import codetracer
     from codetracer.adapters.langchain import graph
-    from codetracer.adapters.langchain.live import CodetracerCallbackHandler
+    from codetracer.adapters.langchain.live import CodetracerCallbackHandler, unregister_global
     from codetracer.core.tracer import Tracer
 
     tracer = Tracer(load_plugins=False)
@@ -202,7 +209,14 @@ def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: i
         session.open = classmethod(timed(saved["open"].__func__))  # type: ignore[method-assign]
         session.take = timed(saved["take"])  # type: ignore[method-assign]
         session.finished = timed(saved["finished"])  # type: ignore[method-assign]
-        for run in (lambda: codetracer.trace(make(), tracer=tracer).invoke(task, config=config),
+        def registered() -> None:
+            codetracer.langchain(tracer=tracer)
+            try:
+                make().invoke(task, config=config)
+            finally:
+                unregister_global()
+
+        for run in (lambda: codetracer.trace(make(), tracer=tracer).invoke(task, config=config), registered,
                     lambda: make().invoke(task, config=handler_config())):
             run()  # warm-up
             per_step = []
@@ -216,7 +230,7 @@ def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: i
         for name, value in saved.items():
             setattr(session, name, value)
         tracer.close()
-    return results[0], results[1]
+    return results
 
 
 if __name__ == "__main__":

@@ -54,11 +54,15 @@ def trace(target: Any, *, tracer: Tracer | None = None, **options: Any) -> Any:
     return adapter_for(target).instrument(target, tracer, **options)
 
 
-def langchain(*, tracer: Tracer | None = None) -> Any:
-    """Trace every LangChain/LangGraph run in this process (global callback registration); returns the handler."""
+def langchain(*, tracer: Tracer | None = None, graph_path: bool = True) -> Any:
+    """Trace every LangChain/LangGraph run in this process (global callback registration); returns the handler.
+
+    LangGraph graphs with a ``messages`` channel are traced through their own ``updates`` stream, as
+    ``codetracer.trace(graph)`` traces them; ``graph_path=False`` traces them through callbacks like everything else.
+    """
     if tracer is None:
         from codetracer import get_tracer
 
         tracer = get_tracer()
     module = importlib.import_module("codetracer.adapters.langchain.live")
-    return module.register_global(tracer)
+    return module.register_global(tracer, graph_path=graph_path)

@@ -28,15 +28,18 @@ never breaks the graph: a failure in codetracer's code is logged and the chunks 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codetracer.adapters.langchain import live
 from codetracer.adapters.langchain.live import (
     FRAMEWORK,
+    GRAPH_RUN,
     Verifier,
     claims_of,
     decide_outcome,
@@ -95,6 +98,73 @@ def instrument(
     return cls(**attrs, _codetracer=tracing)
 
 
+def patch_pregel(current: Callable[[], GraphTracing | None]) -> Callable[[], None] | None:
+    """Trace the outermost runs of every LangGraph graph with a ``messages`` channel through the graph path, with the
+    options ``current()`` gives (``None``: untraced): ``Pregel.stream`` and ``astream`` are wrapped, as OpenTelemetry
+    instrumentors wrap a library's methods. Returns what restores them, or ``None`` without LangGraph.
+
+    What global registration (``codetracer.langchain()``) uses. The wrappers decide once per call and, for a run they
+    do not record, return LangGraph's own iterator: nothing per chunk.
+    """
+    try:
+        from langgraph.pregel import Pregel
+    except ImportError:
+        return None
+    original_stream, original_astream = Pregel.__dict__["stream"], Pregel.__dict__["astream"]
+
+    @functools.wraps(original_stream)
+    def stream(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        tracing = _outermost(self, config, current)
+        if tracing is None:
+            return original_stream(self, input, config, **kwargs)
+        return _traced_stream(self, tracing, original_stream.__get__(self), input, config, kwargs)
+
+    @functools.wraps(original_astream)
+    def astream(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        tracing = _outermost(self, config, current)
+        if tracing is None:
+            return original_astream(self, input, config, **kwargs)
+        return _traced_astream(self, tracing, original_astream.__get__(self), input, config, kwargs)
+
+    Pregel.stream, Pregel.astream = stream, astream
+
+    def restore() -> None:
+        if Pregel.__dict__.get("stream") is stream:
+            Pregel.stream = original_stream
+        if Pregel.__dict__.get("astream") is astream:
+            Pregel.astream = original_astream
+
+    return restore
+
+
+def _outermost(graph: Any, config: Any, current: Callable[[], GraphTracing | None]) -> GraphTracing | None:
+    """The options to record this ``stream`` call with, when it is the outermost run of a traceable graph and nothing
+    else records it; ``None`` to leave it to LangGraph (and to the callback handler, if it is inside a traced run)."""
+    tracing = current()
+    if tracing is None or GRAPH_RUN.get() is not None or isinstance(graph, _TracedGraph):
+        return None  # not registered, inside a recorded graph run (seen through its node's writes), traced itself
+    try:
+        if "messages" not in (getattr(graph, "channels", None) or {}):
+            return None
+        from langchain_core.runnables.config import ensure_config
+
+        merged = ensure_config(config)  # with the config of the LangChain run this call is made in, if any
+        if _TASK_ID_KEY in (merged.get("configurable") or {}):
+            return None  # a subgraph: part of its parent graph's run
+        bound = getattr(graph, "config", None) or {}
+        for callbacks in (merged.get("callbacks"), bound.get("callbacks")):
+            if getattr(callbacks, "parent_run_id", None) is not None:
+                return None  # inside another LangChain run: the handler records it as part of that run
+            handlers = getattr(callbacks, "handlers", callbacks) or ()
+            if any(isinstance(h, live.CodetracerCallbackHandler | live.AsyncCodetracerCallbackHandler)
+                   for h in handlers):
+                return None  # a handler bound by the caller records it, with its own options
+        return tracing
+    except Exception:
+        log.exception("codetracer could not tell whether a LangGraph run is an outermost one; callbacks trace it")
+        return None
+
+
 _traced_classes: dict[type, type] = {}
 
 
@@ -117,43 +187,82 @@ class _TracedGraph:
         super().__init__(*args, **kwargs)
 
     def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
-        session = _Session.open(self, input, config, kwargs)
-        if session is None:
-            yield from super().stream(input, config, **kwargs)  # type: ignore[misc]
-            return
-        inner = super().stream(input, session.config, **session.kwargs)  # type: ignore[misc]
-        try:
-            with session:
-                for chunk in inner:
-                    out = session.take(chunk)
-                    if out is not _SKIP:
-                        yield out
-        finally:
-            inner.close()
+        return _traced_stream(self, self._codetracer, super().stream, input, config, kwargs)  # type: ignore[misc]
 
-    async def astream(self, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
-        session = _Session.open(self, input, config, kwargs)
-        if session is None:
-            async for chunk in super().astream(input, config, **kwargs):  # type: ignore[misc]
-                yield chunk
-            return
-        inner = super().astream(input, session.config, **session.kwargs)  # type: ignore[misc]
+    def astream(self, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        return _traced_astream(self, self._codetracer, super().astream, input, config, kwargs)  # type: ignore[misc]
+
+
+def _traced_stream(graph: Any, tracing: GraphTracing, base: Callable[..., Iterator[Any]], input: Any, config: Any,
+                   kwargs: dict[str, Any]) -> Iterator[Any]:
+    """``base`` (the graph's own ``stream``) as one recorded run, or untraced when the run cannot be recorded."""
+    session = _Session.open(graph, tracing, input, config, kwargs)
+    if session is None:
+        yield from base(input, config, **kwargs)
+        return
+    inner: Any = base(input, session.config, **session.kwargs)
+    try:
+        with session:
+            for chunk in inner if not session.exclusive else _recording(inner, tracing.tracer):
+                out = session.take(chunk)
+                if out is not _SKIP:
+                    yield out
+    finally:
+        inner.close()
+
+
+async def _traced_astream(graph: Any, tracing: GraphTracing, base: Callable[..., AsyncIterator[Any]], input: Any,
+                          config: Any, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+    """``base`` (the graph's own ``astream``) as one recorded run, or untraced when the run cannot be recorded."""
+    session = _Session.open(graph, tracing, input, config, kwargs)
+    if session is None:
+        async for chunk in base(input, config, **kwargs):
+            yield chunk
+        return
+    inner: Any = base(input, session.config, **session.kwargs)
+    try:
+        with session:
+            async for chunk in inner if not session.exclusive else _arecording(inner, tracing.tracer):
+                out = session.take(chunk)
+                if out is not _SKIP:
+                    yield out
+    finally:
+        await inner.aclose()
+
+
+def _recording(inner: Iterator[Any], tracer: Tracer) -> Iterator[Any]:
+    """``inner``'s chunks, each computed with :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` naming ``tracer``
+    (and only then: between chunks the caller's own LangChain runs are the global handler's, as ever)."""
+    while True:
+        token = GRAPH_RUN.set(tracer)
         try:
-            with session:
-                async for chunk in inner:
-                    out = session.take(chunk)
-                    if out is not _SKIP:
-                        yield out
+            chunk = next(inner)
+        except StopIteration:
+            return
         finally:
-            await inner.aclose()
+            GRAPH_RUN.reset(token)
+        yield chunk
+
+
+async def _arecording(inner: AsyncIterator[Any], tracer: Tracer) -> AsyncIterator[Any]:
+    """:func:`_recording` for ``astream``: the variable is this task's, set while it awaits the next chunk."""
+    while True:
+        token = GRAPH_RUN.set(tracer)
+        try:
+            chunk = await inner.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            GRAPH_RUN.reset(token)
+        yield chunk
 
 
 class _Session:
     """One traced ``stream`` call: the codetracer run it records and the caller's stream format to give back."""
 
     __slots__ = (
-        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "modes", "outputs", "record",
-        "root", "run_id", "subgraphs", "tracing", "v2",
+        "as_list", "broken", "config", "events", "exclusive", "interrupted", "kwargs", "last", "modes", "outputs",
+        "record", "root", "run_id", "subgraphs", "tracing", "v2",
     )
 
     def __init__(self, tracing: GraphTracing, root: uuid.UUID, config: dict[str, Any], kwargs: dict[str, Any],
@@ -177,12 +286,18 @@ class _Session:
         """When the previous chunk came: the start of whatever the next one reports."""
         self.record: Any = None
         """Journals one record of this run (:meth:`~codetracer.core.events.Events.recorder`), once it started."""
+        global_handler = live.global_handler()
+        self.exclusive = global_handler is not None and global_handler.recorder.tracer is tracing.tracer
+        """The tracer's process-wide handler is registered: LangGraph computes this run's chunks with
+        :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` set, which keeps that handler out of the run's own
+        LangChain runs (it would only follow the claimed run silently, at the cost of LangChain's dispatch)."""
 
     @classmethod
-    def open(cls, graph: Any, input: Any, config: Any, kwargs: dict[str, Any]) -> _Session | None:
+    def open(
+        cls, graph: Any, tracing: GraphTracing, input: Any, config: Any, kwargs: dict[str, Any]
+    ) -> _Session | None:
         """Start the run and the stream arguments that add the ``updates`` stream; ``None`` (run untraced) when the
         run is already recorded by another codetracer layer, or when codetracer itself fails."""
-        tracing: GraphTracing = graph._codetracer
         try:
             config = dict(config or {})
             requested = kwargs.get("stream_mode")
@@ -206,6 +321,7 @@ class _Session:
             task, parent = task_and_parent(input, metadata)
             meta = run_metadata(root, getattr(graph, "name", None), tags, metadata, None, tracing.metadata)
             meta["langgraph"] = True
+            meta["trace_path"] = "graph"  # LangGraph's updates stream (the callback handler's runs say "callbacks")
             events, run_id = session.events, session.run_id
             events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                timestamp=session.last)

@@ -33,6 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -389,6 +390,7 @@ class _Recorder:
         if owned:
             name = name or _name(serialized, kwargs)
             meta = run_metadata(run_id, name, tags, metadata, parent_run_id, self.metadata)
+            meta["trace_path"] = "callbacks"
             task, parent = task_and_parent(inputs, metadata)
             run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                    timestamp=now or time.time())
@@ -939,24 +941,40 @@ def instrument(
     return target.with_config(callbacks=[handler])
 
 
+GRAPH_RUN: ContextVar[Tracer | None] = ContextVar("codetracer_graph_run", default=None)
+"""The tracer whose graph path (:mod:`codetracer.adapters.langchain.graph`) records the LangGraph run being computed
+in this context. Set only while LangGraph computes a chunk of that run (its nodes, models and tools, in this thread,
+in LangGraph's worker threads and tasks, which copy the context); the global handler of the same tracer stays out of
+those LangChain runs, and a graph invoked inside them is seen through what its node writes."""
+
+
 class _GlobalSlot:
     """What LangChain's configure hook reads for the global handler.
 
     ``register_configure_hook`` expects a ``ContextVar``, which LangChain only ever ``.get()``s while configuring each
     run. A ContextVar set in one thread is invisible in threads started before or without a copied context, which a
-    process-wide registration must cover; this slot answers ``get()`` with the same handler everywhere.
+    process-wide registration must cover; this slot answers ``get()`` with the same handler everywhere, but inside a
+    LangGraph run its tracer records through the graph path (:data:`GRAPH_RUN`).
     """
 
     def __init__(self) -> None:
         self.handler: CodetracerCallbackHandler | None = None
+        self.graphs: Any = None
+        """The graph path's options for root runs of LangGraph graphs (a ``GraphTracing``), or ``None``."""
+        self.graph_path = False
+        """What the registration asked for (``graphs`` stays ``None`` without LangGraph)."""
 
     def get(self, default: Any = None) -> CodetracerCallbackHandler | None:
-        return self.handler if self.handler is not None else default
+        handler = self.handler
+        if handler is None or GRAPH_RUN.get() is handler.recorder.tracer:
+            return default
+        return handler
 
 
 _slot = _GlobalSlot()
 _hook_lock = threading.Lock()
 _hook_installed = False
+_unpatch_graphs: Callable[[], None] | None = None
 
 
 def register_global(
@@ -965,6 +983,7 @@ def register_global(
     outcome: str | bool | None = None,
     verifier: Verifier | None = None,
     metadata: Mapping[str, Any] | None = None,
+    graph_path: bool = True,
 ) -> CodetracerCallbackHandler:
     """Trace every LangChain/LangGraph run in this process (what ``codetracer.langchain()`` calls); returns the handler.
 
@@ -972,27 +991,46 @@ def register_global(
     ``langchain_core.tracers.context.register_configure_hook`` (the mechanism its own LangSmith tracer uses): every
     callback manager LangChain configures adds our handler, inheritable, so nested runs report to it too. Calling it
     again for the same tracer returns the registered handler; for another tracer it replaces it.
+
+    With ``graph_path`` (the default) and LangGraph installed, an outermost run of a LangGraph graph with a
+    ``messages`` channel is traced as ``codetracer.trace(graph)`` traces it, through LangGraph's own ``updates``
+    stream, with the handler kept out of it (:data:`GRAPH_RUN`): ``Pregel.stream`` and ``astream`` are wrapped while
+    the registration lasts (:func:`~codetracer.adapters.langchain.graph.patch_pregel`). A graph run inside another
+    LangChain run (a tool's, a chain's, a node's) stays part of that run, through callbacks.
     """
-    global _hook_installed
+    global _hook_installed, _unpatch_graphs
     with _hook_lock:
         current = _slot.handler
-        if current is not None and current.recorder.tracer is tracer and outcome is None and verifier is None:
+        if (current is not None and current.recorder.tracer is tracer and outcome is None and verifier is None
+                and _slot.graph_path == graph_path):
             return current
         if not _hook_installed:
-            from contextvars import ContextVar
-
             from langchain_core.tracers.context import register_configure_hook
 
             register_configure_hook(cast("ContextVar[Any]", _slot), inheritable=True)
             _hook_installed = True
-        _slot.handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
-        return _slot.handler
+        handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        _slot.graphs, _slot.graph_path = None, graph_path
+        if graph_path:
+            from codetracer.adapters.langchain import graph
+
+            if _unpatch_graphs is None:
+                _unpatch_graphs = graph.patch_pregel(lambda: _slot.graphs)
+            if _unpatch_graphs is not None:
+                _slot.graphs = graph.GraphTracing(tracer, outcome, verifier, dict(metadata or {}))
+        _slot.handler = handler
+        return handler
 
 
 def unregister_global() -> None:
     """Stop tracing every run (runs already started keep reporting until they end)."""
+    global _unpatch_graphs
     with _hook_lock:
         _slot.handler = None
+        _slot.graphs = None
+        if _unpatch_graphs is not None:
+            _unpatch_graphs()
+            _unpatch_graphs = None
 
 
 def global_handler() -> CodetracerCallbackHandler | None:
