@@ -162,3 +162,19 @@ def test_asyncio_tasks_running_graphs_keep_their_runs_apart(tracer: codetracer.T
         assert tool_calls(runs[f"task {i}"])[0] == [("slow_lookup", {"key": f"k{i}", "delay": 0.02 * i},
                                                      f"value-of-k{i}", False)]
     assert registered.calls == []
+
+
+def test_the_graph_run_mark_never_outlives_a_chunk(tracer: codetracer.Tracer, registered: Any) -> None:
+    """The variable that keeps the handler out is set only while LangGraph computes: not between chunks, not after a
+    stream closed early, not after a graph raised."""
+    stream = agent(*SOLVING).stream(ask("closed early"))
+    next(stream)
+    assert live.GRAPH_RUN.get() is None
+    stream.close()
+    assert live.GRAPH_RUN.get() is None
+    script_ends_too_soon = agent(AIMessage(content="", tool_calls=[call("read_file", "x1", path="setup.py")]))
+    with pytest.raises(Exception):  # noqa: B017 - the fake model has no answer left: whatever it raises
+        script_ends_too_soon.invoke(ask("raises"))
+    assert live.GRAPH_RUN.get() is None
+    runs = {r.task: r for r in finished(tracer, 2)}
+    assert runs["closed early"].exit_status == "stopped" and runs["raises"].outcome.value == "failed"

@@ -58,7 +58,7 @@ _TASK_ID_KEY = "__pregel_task_id"
 _INTERRUPT = "__interrupt__"
 """The key of an ``updates`` chunk that reports an interrupt (``interrupt()`` in a node, ``interrupt_before``)."""
 
-_now = time.time
+_now = time.time  # bound once: read twice per turn inside a running agent
 
 _SKIP = object()
 """What :meth:`_Session.take` returns for a chunk codetracer asked for and the caller did not."""
@@ -201,12 +201,16 @@ def _traced_stream(graph: Any, tracing: GraphTracing, base: Callable[..., Iterat
         yield from base(input, config, **kwargs)
         return
     inner: Any = base(input, session.config, **session.kwargs)
+    mark = session.mark
     try:
         with session:
-            for chunk in inner if not session.exclusive else _recording(inner, tracing.tracer):
+            session.computing()
+            for chunk in inner:
                 out = session.take(chunk)
                 if out is not _SKIP:
                     yield out
+                if mark is not None:
+                    session.computing()
     finally:
         inner.close()
 
@@ -220,49 +224,26 @@ async def _traced_astream(graph: Any, tracing: GraphTracing, base: Callable[...,
             yield chunk
         return
     inner: Any = base(input, session.config, **session.kwargs)
+    mark = session.mark
     try:
         with session:
-            async for chunk in inner if not session.exclusive else _arecording(inner, tracing.tracer):
+            session.computing()
+            async for chunk in inner:
                 out = session.take(chunk)
                 if out is not _SKIP:
                     yield out
+                if mark is not None:
+                    session.computing()
     finally:
         await inner.aclose()
-
-
-def _recording(inner: Iterator[Any], tracer: Tracer) -> Iterator[Any]:
-    """``inner``'s chunks, each computed with :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` naming ``tracer``
-    (and only then: between chunks the caller's own LangChain runs are the global handler's, as ever)."""
-    while True:
-        token = GRAPH_RUN.set(tracer)
-        try:
-            chunk = next(inner)
-        except StopIteration:
-            return
-        finally:
-            GRAPH_RUN.reset(token)
-        yield chunk
-
-
-async def _arecording(inner: AsyncIterator[Any], tracer: Tracer) -> AsyncIterator[Any]:
-    """:func:`_recording` for ``astream``: the variable is this task's, set while it awaits the next chunk."""
-    while True:
-        token = GRAPH_RUN.set(tracer)
-        try:
-            chunk = await inner.__anext__()
-        except StopAsyncIteration:
-            return
-        finally:
-            GRAPH_RUN.reset(token)
-        yield chunk
 
 
 class _Session:
     """One traced ``stream`` call: the codetracer run it records and the caller's stream format to give back."""
 
     __slots__ = (
-        "as_list", "broken", "config", "events", "exclusive", "interrupted", "kwargs", "last", "modes", "outputs",
-        "record", "root", "run_id", "subgraphs", "tracing", "v2",
+        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "mark", "modes", "outputs",
+        "record", "root", "run_id", "subgraphs", "token", "tracing", "v2",
     )
 
     def __init__(self, tracing: GraphTracing, root: uuid.UUID, config: dict[str, Any], kwargs: dict[str, Any],
@@ -287,10 +268,14 @@ class _Session:
         self.record: Any = None
         """Journals one record of this run (:meth:`~codetracer.core.events.Events.recorder`), once it started."""
         global_handler = live.global_handler()
-        self.exclusive = global_handler is not None and global_handler.recorder.tracer is tracing.tracer
-        """The tracer's process-wide handler is registered: LangGraph computes this run's chunks with
-        :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` set, which keeps that handler out of the run's own
-        LangChain runs (it would only follow the claimed run silently, at the cost of LangChain's dispatch)."""
+        self.mark = tracing.tracer if global_handler is not None and global_handler.recorder.tracer is tracing.tracer \
+            else None
+        """What :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` names while LangGraph computes this run's chunks
+        (and only then: between chunks the caller's own LangChain runs are the global handler's, as ever). Set when
+        the tracer's process-wide handler is registered: it keeps that handler out of the run's own LangChain runs,
+        which it would only follow silently (the run is claimed) at the cost of LangChain's dispatch."""
+        self.token: Any = None
+        """The :data:`GRAPH_RUN` token while LangGraph computes a chunk."""
 
     @classmethod
     def open(
@@ -334,8 +319,20 @@ class _Session:
 
     # -- chunks -------------------------------------------------------------------------------------------------------
 
+    def computing(self) -> None:
+        """LangGraph is about to compute the next chunk: name the tracer in :data:`GRAPH_RUN` (see :attr:`mark`)."""
+        if self.mark is not None:
+            self.token = GRAPH_RUN.set(self.mark)
+
+    def _computed(self) -> None:
+        if self.token is not None:
+            GRAPH_RUN.reset(self.token)
+            self.token = None
+
     def take(self, chunk: Any) -> Any:
         """Record a chunk of the root graph's updates; give the chunk back in the caller's format, or ``_SKIP``."""
+        if self.token is not None:
+            self._computed()
         if self.v2:
             mode, ns, payload = chunk["type"], chunk["ns"], chunk["data"]
         elif self.subgraphs:
@@ -386,6 +383,7 @@ class _Session:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
         """End the run as the stream ended: returned, closed by the caller (``GeneratorExit``), or raised."""
+        self._computed()
         if error is None:
             self.finished()
         elif isinstance(error, GeneratorExit):
