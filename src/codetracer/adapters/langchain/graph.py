@@ -204,13 +204,14 @@ def _traced_stream(graph: Any, tracing: GraphTracing, base: Callable[..., Iterat
     mark = session.mark
     try:
         with session:
-            session.computing()
+            if mark is not None:
+                session.token = GRAPH_RUN.set(mark)
             for chunk in inner:
                 out = session.take(chunk)
                 if out is not _SKIP:
                     yield out
                 if mark is not None:
-                    session.computing()
+                    session.token = GRAPH_RUN.set(mark)  # LangGraph computes the next chunk (see _Session.mark)
     finally:
         inner.close()
 
@@ -227,13 +228,14 @@ async def _traced_astream(graph: Any, tracing: GraphTracing, base: Callable[...,
     mark = session.mark
     try:
         with session:
-            session.computing()
+            if mark is not None:
+                session.token = GRAPH_RUN.set(mark)
             async for chunk in inner:
                 out = session.take(chunk)
                 if out is not _SKIP:
                     yield out
                 if mark is not None:
-                    session.computing()
+                    session.token = GRAPH_RUN.set(mark)  # LangGraph computes the next chunk (see _Session.mark)
     finally:
         await inner.aclose()
 
@@ -319,20 +321,18 @@ class _Session:
 
     # -- chunks -------------------------------------------------------------------------------------------------------
 
-    def computing(self) -> None:
-        """LangGraph is about to compute the next chunk: name the tracer in :data:`GRAPH_RUN` (see :attr:`mark`)."""
-        if self.mark is not None:
-            self.token = GRAPH_RUN.set(self.mark)
-
     def _computed(self) -> None:
+        """LangGraph stopped computing (the stream ended or raised): :data:`GRAPH_RUN` as the caller had it."""
         if self.token is not None:
             GRAPH_RUN.reset(self.token)
             self.token = None
 
     def take(self, chunk: Any) -> Any:
         """Record a chunk of the root graph's updates; give the chunk back in the caller's format, or ``_SKIP``."""
-        if self.token is not None:
-            self._computed()
+        token = self.token
+        if token is not None:  # the chunk is computed: GRAPH_RUN as the caller had it (see mark)
+            GRAPH_RUN.reset(token)
+            self.token = None
         if self.v2:
             mode, ns, payload = chunk["type"], chunk["ns"], chunk["data"]
         elif self.subgraphs:
@@ -366,9 +366,9 @@ class _Session:
                 for part in (update,) if type(update) is not list else update:
                     written = part.get("messages") if type(part) is dict else _messages_of(part)
                     if written is not None:
-                        try:  # a list of message objects
-                            written = [message.__dict__ for message in written]
-                        except (AttributeError, TypeError):  # tuples, dicts, one message
+                        try:  # a list of message objects, most often one
+                            written = [written[0].__dict__] if len(written) == 1 else [m.__dict__ for m in written]
+                        except (AttributeError, TypeError, LookupError):  # tuples, dicts, one message
                             written = _message_fields(written)
                         self.record(("update", node, written, self.last, now))
             self.last = now
