@@ -55,7 +55,7 @@ def trace(target: Any, *, tracer: Tracer | None = None, **options: Any) -> Any:
 
 
 def langchain(*, tracer: Tracer | None = None, graph_path: bool = True) -> Any:
-    """Trace every LangChain/LangGraph run in this process (global callback registration); returns the handler.
+    """Trace every LangChain/LangGraph run in this process (global registration); returns the callback handler.
 
     LangGraph graphs with a ``messages`` channel are traced through their own ``updates`` stream, as
     ``codetracer.trace(graph)`` traces them; ``graph_path=False`` traces them through callbacks like everything else.

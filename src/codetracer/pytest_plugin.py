@@ -11,7 +11,8 @@ framework the tests import (a reversible class-level patch, applied when the fra
 at session end):
 
 * mini-swe-agent: ``DefaultAgent.run`` traces each agent (and subclass) the first time it runs;
-* LangChain / LangGraph: the process-wide callback registration (``register_global``);
+* LangChain / LangGraph: the process-wide registration (``register_global``; LangGraph graphs through their own
+  ``updates`` stream, everything else through callbacks);
 * OpenHands: each ``LocalConversation`` / ``RemoteConversation`` gets a codetracer callback at construction, and a
   local conversation's run ends when ``run()`` returns;
 * SWE-agent: each ``DefaultAgent`` gets the codetracer hook at construction.

@@ -238,6 +238,10 @@ def codetracer_record(run_id: str, mapper: str, payload: Any, timestamp: float |
     is recovered), off the agent's thread, and is the same code the adapter's offline extractor runs on the
     framework's artifacts.
 
+    Adapters call it through :meth:`~codetracer.core.events.Events.recorder`: while codetracer's run log is the only
+    implementation, records skip the dispatch and go straight into the run's events and journal; once a plugin
+    implements this hook, every record reaches it, including later records of runs already open.
+
     :param mapper: ``"package.module:Name"`` of a :class:`~codetracer.core.records.RecordMapper`; one is made per
         run and mapper, fed the run's records in order, and closed before the run's ``run_finished`` applies.
     :param payload: JSON-like data, journaled as JSON (a serialised event may come as its JSON text, which the

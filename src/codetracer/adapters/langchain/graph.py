@@ -21,6 +21,10 @@ is placed on the tool call in flight, else on the model call that did not return
 ``GraphRecursionError``, are the run's). Graphs without a ``messages`` channel, and any other runnable, are traced
 through the callback handler (:mod:`codetracer.adapters.langchain.live`).
 
+``codetracer.langchain()`` traces every outermost run of such a graph the same way, by wrapping ``Pregel.stream``
+and ``astream`` while it is registered (:func:`patch_pregel`); its callback handler is kept out of those runs
+(:data:`~codetracer.adapters.langchain.live.GRAPH_RUN`).
+
 The codetracer run id is LangChain's root run id (``config["run_id"]``, set when absent) and is claimed for the
 tracer, so a process-wide handler (``codetracer.langchain()``) does not record the same run a second time. Tracing
 never breaks the graph: a failure in codetracer's code is logged and the chunks still flow.
