@@ -356,3 +356,23 @@ def test_a_node_writing_messages_twice_keeps_both(tracer: codetracer.Tracer) -> 
     (run,) = finished(tracer)
     assert llm_responses(run) == ["first half", "second half"]
     assert [c.input_messages for s in run.steps for c in s.calls] == [1, 3]
+
+
+def test_a_chunk_codetracer_cannot_read_goes_to_the_caller_as_it_came(
+    tracer: codetracer.Tracer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should a LangGraph release stream chunks of a new shape, the agent must not notice codetracer."""
+    real = graph._Session.open.__func__  # type: ignore[attr-defined]
+
+    def expecting_subgraph_triples(cls: Any, *args: Any) -> Any:
+        session = real(cls, *args)
+        session.subgraphs = True  # reads (ns, mode, payload): invoke's (mode, payload) pairs do not fit
+        return session
+
+    monkeypatch.setattr(graph._Session, "open", classmethod(expecting_subgraph_triples))
+    with caplog.at_level(logging.ERROR, logger="codetracer.langgraph"):
+        result = codetracer.trace(agent(*SOLVING), tracer=tracer).invoke(ask("fix it"))
+    assert result["messages"][-1].content == "Fixed: add now adds."
+    assert "untraced from here" in caplog.text
+    (run,) = finished(tracer)
+    assert run.complete and run.steps == []

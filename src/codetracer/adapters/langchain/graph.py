@@ -337,13 +337,19 @@ class _Session:
         if token is not None:  # the chunk is computed: GRAPH_RUN as the caller had it (see mark)
             GRAPH_RUN.reset(token)
             self.token = None
-        if self.v2:
-            mode, ns, payload = chunk["type"], chunk["ns"], chunk["data"]
-        elif self.subgraphs:
-            ns, mode, payload = chunk
-        else:
-            mode, payload = chunk
-            ns = ()
+        try:
+            if self.v2:
+                mode, ns, payload = chunk["type"], chunk["ns"], chunk["data"]
+            elif self.subgraphs:
+                ns, mode, payload = chunk
+            else:
+                mode, payload = chunk
+                ns = ()
+        except Exception:  # a chunk format this LangGraph release invented: hand it on as it came, record no more
+            if not self.broken:
+                self.broken = True
+                log.exception("codetracer cannot read a LangGraph stream chunk; the run goes on untraced from here")
+            return chunk
         if not ns and not self.broken:
             if mode == "updates":
                 self._record(payload)
