@@ -15,6 +15,9 @@ from typing import Any
 
 _EMPTY: Mapping[str, Any] = {}
 
+Recorder = Callable[[Any, "float | None"], None]
+"""Records one framework record of a given run and mapper: ``record(payload, timestamp)`` (:meth:`Events.recorder`)."""
+
 
 class _Keywords:
     """Calls a keyword-only hook relay (pluggy's ``pm.hook``) with positional arguments in the spec's order."""
@@ -182,7 +185,7 @@ class Events:
         """A framework's own record, mapped onto the events above later by ``mapper`` (``"module:Name"``)."""
         self._h.codetracer_record(run_id, mapper, payload, timestamp)
 
-    def recorder(self, run_id: str, mapper: str) -> Callable[[Any, float | None], None]:
+    def recorder(self, run_id: str, mapper: str) -> Recorder:
         """``record`` for one started run and mapper, as a function of ``(payload, timestamp=None)``: the cheapest
         way to record a run's many records (a LangGraph update, a mini-swe-agent message, an OpenHands event).
 

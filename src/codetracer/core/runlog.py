@@ -18,6 +18,7 @@ from typing import Any
 
 from codetracer.core.blobs import INLINE_LIMIT, BlobStore, make_text
 from codetracer.core.builder import Node, TreeBuilder
+from codetracer.core.events import Recorder
 from codetracer.core.journal import FIELDS, Journal
 from codetracer.core.model import Run
 from codetracer.hooks.specs import hookimpl
@@ -45,10 +46,6 @@ class _Ops(list[Op]):
         super().__init__()
         self.write = write
         self.open = True
-
-
-Recorder = Callable[[Any, "float | None"], None]
-"""Records one framework record of a given run and mapper: ``record(payload, timestamp)``."""
 
 
 def _replay(ops: Sequence[Op], builder: TreeBuilder) -> int:

@@ -41,7 +41,7 @@ from uuid import UUID
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 
 from codetracer.adapters.langchain.turns import MAPPER, content_text, message_role_and_text
-from codetracer.core.events import Events
+from codetracer.core.events import Events, Recorder
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
 
@@ -138,7 +138,7 @@ class _Run:
     """The tracer's :class:`Events`, or :data:`_MUTED` when another handler of the tracer records this run."""
     lc_ids: list[int] = field(default_factory=list)
     """Keys of every LangChain run of the tree, dropped from the handler's table when the run ends."""
-    record: Callable[[Any, float | None], None] = _no_op
+    record: Recorder = _no_op
     """Records a model or tool callback of the run (:meth:`~codetracer.core.events.Events.recorder`); a no-op when
     another handler records the run."""
     reported: list[BaseException] = field(default_factory=list)

@@ -38,7 +38,7 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codetracer.core.events import Events
+    from codetracer.core.events import Events, Recorder
     from codetracer.core.tracer import Tracer
 
 log = logging.getLogger("codetracer.adapters.mini_swe_agent")
@@ -108,7 +108,7 @@ class _LiveRun:
         self.metadata = dict(metadata or {})
         self.agent_class = f"{type(agent).__module__}.{type(agent).__name__}"
         self.run_id: str | None = None
-        self.record: Callable[[Any, float | None], None] | None = None
+        self.record: Recorder | None = None
         """Records a message of the current run (:meth:`~codetracer.core.events.Events.recorder`), once started."""
         self.run_ids: list[str] = []
         """Every run traced on this agent, in order."""

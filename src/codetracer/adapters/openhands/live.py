@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -46,7 +46,7 @@ from codetracer.adapters.openhands.artifacts import (
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codetracer.core.events import Events
+    from codetracer.core.events import Events, Recorder
     from codetracer.core.tracer import Tracer
 
 FRAMEWORK_MODULES = ("openhands",)
@@ -227,7 +227,7 @@ class CodetracerCallback:
         self._events = tracer.events
         self._lock = threading.Lock()  # parallel tool calls may report from worker threads
         self._open: str | None = None  # the open run's id
-        self._record_event: Callable[[Any, float | None], None] = _not_open  # records an event of the open run
+        self._record_event: Recorder = _not_open  # records an event of the open run
         self._pending: list[tuple[str, str, dict[str, Any]]] = []
         self._index = 0  # position of the next event in the conversation's event log (its file name)
         self._last_raw_ts: Any = None  # the last event's timestamp as the SDK wrote it (parsed once, at the end)
