@@ -143,6 +143,9 @@ def test_unregistering_gives_langgraph_its_own_methods_back(tracer: codetracer.T
     own = Pregel.__dict__["stream"], Pregel.__dict__["astream"]
     codetracer.langchain(tracer=tracer)
     assert (Pregel.__dict__["stream"], Pregel.__dict__["astream"]) != own
+    codetracer.langchain(tracer=tracer, graph_path=False)
+    assert (Pregel.__dict__["stream"], Pregel.__dict__["astream"]) == own, "graphs through callbacks: no wrapping"
+    codetracer.langchain(tracer=tracer)
     live.unregister_global()
     assert (Pregel.__dict__["stream"], Pregel.__dict__["astream"]) == own
     agent(AIMessage(content="untraced")).invoke(ask("after"))

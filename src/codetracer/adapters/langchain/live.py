@@ -1011,26 +1011,33 @@ def register_global(
             _hook_installed = True
         handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
         _slot.graphs, _slot.graph_path = None, graph_path
-        if graph_path:
+        if not graph_path:
+            _give_pregel_back()
+        else:
             from codetracer.adapters.langchain import graph
 
             if _unpatch_graphs is None:
                 _unpatch_graphs = graph.patch_pregel(lambda: _slot.graphs)
-            if _unpatch_graphs is not None:
+            if _unpatch_graphs is not None:  # None: LangGraph is not installed
                 _slot.graphs = graph.GraphTracing(tracer, outcome, verifier, dict(metadata or {}))
         _slot.handler = handler
         return handler
 
 
+def _give_pregel_back() -> None:
+    """LangGraph's own ``Pregel.stream``/``astream`` again (call with the hook lock held)."""
+    global _unpatch_graphs
+    if _unpatch_graphs is not None:
+        _unpatch_graphs()
+        _unpatch_graphs = None
+
+
 def unregister_global() -> None:
     """Stop tracing every run (runs already started keep reporting until they end)."""
-    global _unpatch_graphs
     with _hook_lock:
         _slot.handler = None
         _slot.graphs = None
-        if _unpatch_graphs is not None:
-            _unpatch_graphs()
-            _unpatch_graphs = None
+        _give_pregel_back()
 
 
 def global_handler() -> CodetracerCallbackHandler | None:
