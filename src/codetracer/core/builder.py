@@ -514,6 +514,32 @@ class TreeBuilder:
         return Events(DirectRelay(self))
 
     @hookimpl
+    def codetracer_verification(
+        self,
+        run_id: str,
+        verifier: str,
+        passed: bool | None,
+        command: str | None,
+        exit_code: int | None,
+        output: str | None,
+        failed_tests: Sequence[str],
+        passed_tests: Sequence[str],
+        timestamp: float | None,
+    ) -> None:
+        node = {
+            "verifier": verifier,
+            "passed": passed,
+            "command": command,
+            "exit_code": exit_code,
+            "output": self._text(output) if output else None,
+            "failed_tests": [str(t) for t in failed_tests or ()],
+            "passed_tests": [str(t) for t in passed_tests or ()],
+            "timestamp": timestamp,
+        }
+        with self._lock:
+            self._state(run_id, timestamp).run["verification"] = node
+
+    @hookimpl
     def codetracer_error(
         self, run_id: str, step_key: str | None, error: str, kind: str | None, timestamp: float | None
     ) -> None:

@@ -181,6 +181,24 @@ class Events:
     ) -> None:
         self._h.codetracer_error(run_id, step_key, error, kind, timestamp)
 
+    def verification(
+        self,
+        run_id: str,
+        verifier: str,
+        *,
+        passed: bool | None,
+        command: str | None = None,
+        exit_code: int | None = None,
+        output: str | None = None,
+        failed_tests: Sequence[str] = (),
+        passed_tests: Sequence[str] = (),
+        timestamp: float | None = None,
+    ) -> None:
+        """What judged the run (tests, a verifier): its verdict, output and failing tests."""
+        self._h.codetracer_verification(
+            run_id, verifier, passed, command, exit_code, output, failed_tests, passed_tests, timestamp
+        )
+
     def record(self, run_id: str, mapper: str, payload: Any, *, timestamp: float | None = None) -> None:
         """A framework's own record, mapped onto the events above later by ``mapper`` (``"module:Name"``)."""
         self._h.codetracer_record(run_id, mapper, payload, timestamp)

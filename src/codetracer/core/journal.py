@@ -58,6 +58,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "codetracer_observation",
         "codetracer_message",
         "codetracer_error",
+        "codetracer_verification",
         "codetracer_record",
     )
 }

@@ -53,12 +53,63 @@ class _Model(BaseModel):
 
 
 class FileEdit(_Model):
-    """One file change made by an action."""
+    """One file change made by an action, as the framework's editor tool reports it."""
 
     path: str
     diff: str | None = None
     old: str | None = None
     new: str | None = None
+    kind: str | None = Field(
+        default=None,
+        description="what the tool did when the adapter knows: create, write, replace, insert, patch, undo",
+    )
+
+
+class FileChange(_Model):
+    """A file a step changed, however it did (an editor tool, ``sed -i``, a heredoc, a script, ``git checkout``),
+    and what became of the change (:mod:`codetracer.core.provenance`)."""
+
+    path: str
+    how: str = Field(description="sed, heredoc, redirect, echo, tee, perl, python, script, patch, copy, move, create, "
+                     "write, replace, insert, ...")
+    via_step: int | None = Field(default=None, description="the step that wrote the script or patch applied here")
+    applied: bool = Field(default=True, description="False when the step's result shows the change failed")
+    in_patch: int = Field(default=0, description="lines of the final patch this change wrote first")
+    fate: str | None = Field(
+        default=None,
+        description="survives, overwritten, reverted, deleted, failed, 'not in patch'; None when no final patch is "
+        "known",
+    )
+    debug: bool = Field(default=False, description="the change only adds prints, debug logging or breakpoints")
+    empty: bool = Field(default=False, description="the step shows no text it wrote (a deletion, a copy)")
+
+
+class PatchFile(_Model):
+    """One file of the run's final patch and the steps that wrote its added lines."""
+
+    path: str
+    added: int = 0
+    removed: int = 0
+    test: bool = Field(default=False, description="a test-suite file (tests/, test_*.py, conftest.py, ...)")
+    new_file: bool = False
+    byproduct: bool = Field(default=False, description="a backup, .orig/.rej or saved patch left in by accident")
+    authors: list[int] = Field(default_factory=list, description="steps that first wrote the file's added lines")
+    lines_by_step: dict[str, int] = Field(default_factory=dict, description="step id -> added lines it wrote first")
+    unattributed: int = Field(default=0, description="added lines no step's visible change accounts for")
+
+
+class Provenance(_Model):
+    """Blame of the run's final patch: which steps' changes survive into it, and which were thrown away."""
+
+    patch_source: str = Field(description="where the final patch came from: submission, git_patch, 'git diff at "
+                              "step N', ...")
+    files: list[PatchFile] = Field(default_factory=list)
+    surviving_steps: list[int] = Field(default_factory=list, description="steps that wrote what the patch holds")
+    applied_steps: list[int] = Field(default_factory=list, description="steps that ran a script or patch written "
+                                     "earlier, applying surviving text")
+    reapplied_steps: list[int] = Field(default_factory=list, description="steps that wrote surviving text again")
+    overwritten_steps: list[int] = Field(default_factory=list)
+    reverted_steps: list[int] = Field(default_factory=list)
 
 
 class Text(_Model):
@@ -135,6 +186,7 @@ class Step(_Model):
     messages: list[Message] = Field(default_factory=list)
     observations: list[Observation] = Field(default_factory=list)
     errors: list[ErrorEvent] = Field(default_factory=list)
+    changes: list[FileChange] = Field(default_factory=list, description="files the step changed (provenance)")
     started_at: float | None = None
     ended_at: float | None = None
     complete: bool = True
@@ -159,6 +211,19 @@ class Step(_Model):
         if self.errors:
             return True
         return any(o.is_error or (o.exit_code not in (None, 0)) for o in self.all_observations)
+
+
+class Verification(_Model):
+    """What judged the run from outside the agent: a test suite, a benchmark verifier, a ``verify=`` callable."""
+
+    verifier: str = Field(description="what judged, in words: 'SWE-bench report.json', 'terminal-bench tests', ...")
+    passed: bool | None = Field(default=None, description="the verdict; None when the verifier itself failed to run")
+    command: str | None = None
+    exit_code: int | None = None
+    output: Text | None = None
+    failed_tests: list[str] = Field(default_factory=list)
+    passed_tests: list[str] = Field(default_factory=list)
+    timestamp: float | None = None
 
 
 class Stage(_Model):
@@ -211,6 +276,8 @@ class Run(_Model):
     errors: list[ErrorEvent] = Field(default_factory=list)
     stages: list[Stage] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
+    verification: Verification | None = None
+    provenance: Provenance | None = None
     diagnosis: Diagnosis | None = None
 
     def step(self, step_id: int) -> Step:

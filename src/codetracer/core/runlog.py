@@ -341,5 +341,21 @@ class RunLog:
         self._add(run_id, ("error", run_id, step_key, error, kind, timestamp))
 
     @hookimpl
+    def codetracer_verification(
+        self,
+        run_id: str,
+        verifier: str,
+        passed: bool | None,
+        command: str | None,
+        exit_code: int | None,
+        output: str | None,
+        failed_tests: Sequence[str],
+        passed_tests: Sequence[str],
+        timestamp: float | None,
+    ) -> None:
+        self._add(run_id, ("verification", run_id, verifier, passed, command, exit_code, self._small(output),
+                           failed_tests, passed_tests, timestamp))
+
+    @hookimpl
     def codetracer_record(self, run_id: str, mapper: str, payload: Any, timestamp: float | None) -> None:
         self._add(run_id, ("record", run_id, mapper, payload, timestamp))

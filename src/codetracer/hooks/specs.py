@@ -230,6 +230,33 @@ def codetracer_error(
 
 
 @hookspec
+def codetracer_verification(
+    run_id: str,
+    verifier: str,
+    passed: bool | None,
+    command: str | None,
+    exit_code: int | None,
+    output: str | None,
+    failed_tests: Sequence[str],
+    passed_tests: Sequence[str],
+    timestamp: float | None,
+) -> None:
+    """Something outside the agent judged the run: a test suite, a benchmark's verifier, a ``verify=`` callable.
+
+    What decided the outcome is the strongest evidence of where the run went wrong (failing test names, tracebacks
+    and file/line references point at the changes that broke them), so it becomes part of the tree
+    (``Run.verification``, shown after the last step). Sent before ``run_finished``; a second call replaces the
+    first.
+
+    :param verifier: what judged, in words (``"SWE-bench report.json"``, ``"terminal-bench tests"``, ``"pytest -q"``).
+    :param passed: the verdict; ``None`` when the verifier itself could not run (then ``output`` says why).
+    :param output: the verifier's own output (test log), whole; the tree keeps head and tail of a huge one.
+    :param failed_tests: ids of the tests that failed, as the verifier names them.
+    :param passed_tests: ids of the tests that passed (may be empty when only a count is known).
+    """
+
+
+@hookspec
 def codetracer_record(run_id: str, mapper: str, payload: Any, timestamp: float | None) -> None:
     """A framework's own record (a chat message, a serialised event), to be turned into the events above later.
 

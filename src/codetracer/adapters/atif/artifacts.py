@@ -157,6 +157,8 @@ def replay(doc: object, file: Path, events: Events, *, run_path: Path, trial: Pa
     for i, step in enumerate(checked):
         _replay_step(file, events, run_id, i, step, opening=i < opening)
     outcome, exit_status, end_meta = _trial_outcome(trial) if trial is not None else ("unknown", None, {})
+    if trial is not None:
+        _verification(trial, events, run_id, outcome)
     ext = root.get("extra")
     if isinstance(ext, dict) and isinstance(ext.get(_EXTRA_KEY), dict) and outcome == "unknown":
         outcome = str(ext[_EXTRA_KEY].get("outcome") or "unknown")
@@ -411,6 +413,25 @@ def _trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
     meta["reward"] = reward
     outcome = "solved" if reward == 1.0 else "failed" if reward == 0.0 else "unknown"
     return outcome, exit_status, meta
+
+
+def _verification(trial: Path, events: Events, run_id: str, outcome: str) -> None:
+    """The verifier's test log (``verifier/test-stdout.txt``) as the run's verification, with its failing tests."""
+    log = trial / "verifier" / "test-stdout.txt"
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    from codetracer.core.verifier import read_output
+
+    found = read_output(text)
+    verdict = True if outcome == "solved" else False if outcome == "failed" else None
+    events.verification(run_id, "terminal-bench tests", passed=verdict, output=text, failed_tests=found.failed_tests,
+                        passed_tests=_passed_tests(text))
+
+
+def _passed_tests(text: str) -> list[str]:
+    return [line.split(None, 1)[1].strip() for line in text.splitlines() if line.startswith("PASSED ")]
 
 
 def _reward_txt(path: Path) -> float | None:

@@ -365,6 +365,22 @@ def report_verdict(report: Any, instance_id: str | None) -> bool | None:
     return None
 
 
+def report_tests(report: Any, instance_id: str | None) -> tuple[list[str], list[str]]:
+    """Failed and passed test ids of a per-instance SWE-bench report (``tests_status``: FAIL_TO_PASS and
+    PASS_TO_PASS, each with ``success`` and ``failure`` lists); empty when the report does not list them."""
+    if not isinstance(report, dict):
+        return [], []
+    entry = report.get(instance_id) if instance_id is not None and isinstance(report.get(instance_id), dict) else report
+    status = _dict(_dict(entry).get("tests_status"))
+    failed: list[str] = []
+    passed: list[str] = []
+    for group in ("FAIL_TO_PASS", "PASS_TO_PASS"):
+        results = _dict(status.get(group))
+        failed += [t for t in results.get("failure") or [] if isinstance(t, str)]
+        passed += [t for t in results.get("success") or [] if isinstance(t, str)]
+    return failed, passed
+
+
 def outcome_for(exit_status: str | None, resolved: bool | None) -> str:
     """Verified results win; an unverified submission is unknown; any other exit never submitted a fix."""
     if resolved is not None:
@@ -467,11 +483,16 @@ class MiniSweAgentExtractor:
         if not report_path.is_file():
             return None, None
         try:
-            verdict = report_verdict(load_json(report_path), instance_id)
+            report = load_json(report_path)
         except ExtractError as exc:
             events.error(run_id, str(exc), kind="ReportError")
             return None, None
-        return verdict, (str(report_path) if verdict is not None else None)
+        verdict = report_verdict(report, instance_id)
+        if verdict is None:
+            return None, None
+        failed, passed = report_tests(report, instance_id)
+        events.verification(run_id, "SWE-bench report.json", passed=verdict, failed_tests=failed, passed_tests=passed)
+        return verdict, str(report_path)
 
 
 def _instance_from_name(path: Path) -> str | None:
