@@ -15,12 +15,12 @@ from codetracer.adapters.mini_swe_agent.artifacts import MiniSweAgentExtractor
 from codetracer.adapters.mini_swe_agent.live import MAPPER as MINI_MAPPER
 from codetracer.core import config
 from codetracer.core.builder import to_run
+from codetracer.core.derived import derive
 from codetracer.core.events import Events
 from codetracer.core.extract import ExtractorRegistry, build_runs, load_json
 from codetracer.core.journal import read_ops
 from codetracer.core.model import Run
 from codetracer.core.runlog import Op, RunLog, build_tree
-from codetracer.core.stages import ensure_stages
 from codetracer.core.tracer import Tracer, recover
 from codetracer.hooks.manager import PluginManager
 from codetracer.hooks.specs import hookimpl
@@ -32,7 +32,7 @@ def through_runlog(path: Path, extractor: Any) -> list[Run]:
     pm = PluginManager()
     pm.register(RunLog(lambda *item: finished.append(item)), name="tree-builder")
     extractor.extract(path, Events(pm.relay))
-    return [ensure_stages(to_run(build_tree(ops, closed_at=closed_at))) for _, ops, closed_at in finished]
+    return [derive(to_run(build_tree(ops, closed_at=closed_at))) for _, ops, closed_at in finished]
 
 
 @pytest.mark.parametrize(

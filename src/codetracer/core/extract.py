@@ -305,7 +305,7 @@ def _why_unreadable(path: Path) -> str:
 
 def build_runs(path: Path, extractor: Extractor, segment: bool = True) -> list[Run]:
     """Run ``extractor`` on ``path`` into a fresh tree builder; return the trees (segmented into stages)."""
-    from codetracer.core.stages import ensure_stages
+    from codetracer.core.derived import derive
 
     builder = TreeBuilder()
     extractor.extract(path, Events(DirectRelay(builder)))
@@ -313,7 +313,7 @@ def build_runs(path: Path, extractor: Extractor, segment: bool = True) -> list[R
     runs = builder.finished
     if segment:
         for run in runs:
-            ensure_stages(run)
+            derive(run)
     return runs
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from codetracer.core import config
 from codetracer.core.blobs import BlobStore
 from codetracer.core.builder import to_run
+from codetracer.core.derived import derive
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
 from codetracer.core.journal import Journal, orphaned, read_ops
 from codetracer.core.model import Run
 from codetracer.core.runlog import Op, RunLog, build_tree
-from codetracer.core.stages import ensure_stages
 from codetracer.core.store import Store
 from codetracer.hooks.manager import PluginManager
 
@@ -135,7 +135,7 @@ class Tracer:
         for item in items:
             node = build_tree(item.ops, self.blobs, closed_at=item.closed_at)
             node["dropped_events"] = node.get("dropped_events", 0) + item.dropped
-            run = ensure_stages(to_run(node))
+            run = derive(to_run(node))
             self.runs.append(run)
             runs.append(run)
             self._export(run)
@@ -276,7 +276,7 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
                 node = build_tree(run_ops, blobs)
                 node["dropped_events"] = node.get("dropped_events", 0) + torn
                 node["metadata"].setdefault("recovered_from_journal", True)
-                runs.append(ensure_stages(to_run(node)))
+                runs.append(derive(to_run(node)))
             if runs:
                 store = store or Store(config.store_path(base), project=project or config.project())
                 store.save_runs(runs)

@@ -404,7 +404,7 @@ class _RunReader:
         self.prev_observation = observation
 
     def _edits(self, tool: str, action: str, arguments: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The file a SWE-agent edit command changes, when the artifact makes it clear."""
+        """The file a SWE-agent edit command changes and the text it writes, when the artifact makes them clear."""
         path: Any = None
         edit: dict[str, Any] = {}
         if tool == "str_replace_editor":
@@ -412,14 +412,17 @@ class _RunReader:
             sub = arguments.get("command") or (words[1] if len(words) > 1 else None)
             if sub in EDITOR_WRITES:
                 path = arguments.get("path") or (words[2] if len(words) > 2 else None)
+                edit["kind"] = _EDITOR_KINDS[sub]
                 for key, target in (("old_str", "old"), ("new_str", "new"), ("file_text", "new")):
                     if isinstance(arguments.get(key), str):
                         edit[target] = arguments[key]
         elif tool == "create":
             words = action.split(None, 2)
             path = arguments.get("filename") or arguments.get("path") or (words[1] if len(words) > 1 else None)
+            edit["kind"] = "create"
         elif tool in OPEN_FILE_EDITS:
             path = arguments.get("path") or self._open_file()
+            edit.update(_windowed_edit(tool, action, arguments))
         if not isinstance(path, str):
             return []
         path = path.strip().strip("'\"")
@@ -443,6 +446,28 @@ class _RunReader:
 # ----------------------------------------------------------------------------------------------------------------
 # small readers
 # ----------------------------------------------------------------------------------------------------------------
+
+
+_EDITOR_KINDS = {"create": "create", "str_replace": "replace", "insert": "insert", "undo_edit": "undo"}
+
+
+def _windowed_edit(tool: str, action: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The text of a windowed-editor command: ``edit N:M`` / ``insert N`` / ``append`` with the lines up to
+    ``end_of_edit``, or the function-calling ``edit`` with ``search``/``replace`` arguments."""
+    if isinstance(arguments.get("replace"), str):
+        found: dict[str, Any] = {"kind": "replace", "new": arguments["replace"]}
+        if isinstance(arguments.get("search"), str):
+            found["old"] = arguments["search"]
+        return found
+    lines = action.split("\n")
+    if len(lines) < 2:
+        return {"kind": "insert" if tool != "edit" else "replace"}
+    body = lines[1:]
+    while body and not body[-1].strip():
+        body.pop()
+    if body and body[-1].strip() == "end_of_edit":
+        body.pop()
+    return {"kind": "insert" if tool != "edit" else "replace", "new": "\n".join(body)}
 
 
 def _assistant_actions(history: list[Any]) -> list[tuple[str, Any]]:

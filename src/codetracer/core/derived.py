@@ -1,0 +1,16 @@
+"""The parts of a tree computed from its events once they are all in: stages and edit provenance.
+
+Live tracing and offline extraction both end here, so a run traced live and the same run read from its artifacts
+get the same stages and the same blame of their final patch.
+"""
+
+from __future__ import annotations
+
+from codetracer.core.model import Run
+from codetracer.core.provenance import attach
+from codetracer.core.stages import ensure_stages
+
+
+def derive(run: Run) -> Run:
+    """Give ``run`` its stages (declared ones kept) and its edit provenance; returns ``run``."""
+    return attach(ensure_stages(run))
