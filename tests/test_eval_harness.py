@@ -47,7 +47,7 @@ def test_who_and_when_scores_match_an_independent_count(shared: Path) -> None:
     assert table["last"].exact == pytest.approx(sum(r.mistake_step == len(r.run.steps) for r in rows) / len(rows))
     assert table["none"].f1 == 0.0
     assert table["all"].recall == pytest.approx(1.0)
-    assert report.ms_mean is not None and report.ms_mean < 50
+    assert report.ms_mean is not None
 
 
 def test_failure_free_rows_hide_the_outcome_and_count_alarms(shared: Path) -> None:

@@ -267,7 +267,8 @@ def test_remembered_patterns_are_sent_as_delimited_hints(server: StubServer, fai
     loc.localize(failing_run)
     prompt = user_prompt(server, 0)
     assert "Remembered failure patterns of this project (hints):\n" + UNTRUSTED_OPEN in prompt
-    assert "patching:overwritten_edit+test_fails_after_edit (confirmed, seen 1x)" in prompt
+    signature = "patching:dropped_edit+failing_attempts+overwritten_edit+test_fails_after_edit"
+    assert f"{signature} (confirmed, seen 1x)" in prompt
 
 
 def test_registered_only_with_an_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from codetracer.core.extract import Failure, extract_all
@@ -136,15 +135,15 @@ def test_who_and_when_diagnosis_names_an_agent(shared: Path) -> None:
     assert diagnosis.incorrect_step_ids[0] == diagnosis.onset_step
 
 
-def test_every_corpus_run_localizes_fast(shared: Path) -> None:
+def test_every_corpus_run_gets_a_well_formed_diagnosis(shared: Path) -> None:
+    """Speed is measured by benchmarks/localize_speed.py; here every real run must give a consistent answer."""
     localizer = SignalLocalizer()
     runs = [r for r in extract_all(shared / "corpora/miniswe-swebench-verified") if not isinstance(r, Failure)]
     assert len(runs) == 100
     for run in runs:
-        started = time.perf_counter()
         diagnosis = localizer.localize(run)
-        assert time.perf_counter() - started < 0.05
         assert 0.0 <= diagnosis.confidence <= 1.0
+        assert set(diagnosis.incorrect_step_ids).isdisjoint(diagnosis.unuseful_step_ids)
         if diagnosis.onset_step is not None:
             assert 1 <= diagnosis.onset_step <= len(run.steps)
             assert all(diagnosis.onset_step < s <= len(run.steps) for s in diagnosis.chain)

@@ -16,6 +16,8 @@ from codetracer.localize import memory
 from codetracer.localize.signal_localizer import SignalLocalizer
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "runs" / "failing.traj.json"
+EXAMPLE_SIGNATURE = "patching:dropped_edit+failing_attempts+overwritten_edit+test_fails_after_edit"
+"""What the signal localizer's diagnosis of the example failing run reads as a pattern."""
 
 
 def _run(run_id: str, framework: str = "mini-swe-agent", **metadata: object) -> Run:
@@ -66,9 +68,7 @@ def test_remember_and_recall_a_real_diagnosis(store: Store) -> None:
     diagnosis = SignalLocalizer().localize(first)
     pattern = memory.remember(store, first, diagnosis)
     assert pattern is not None and not pattern.confirmed and pattern.seen == 1
-    assert (
-        pattern.framework == "mini-swe-agent" and pattern.signature == "patching:overwritten_edit+test_fails_after_edit"
-    )
+    assert pattern.framework == "mini-swe-agent" and pattern.signature == EXAMPLE_SIGNATURE
     assert pattern.advice == diagnosis.suggestion and "verification at step 5 fails" in pattern.evidence
     assert memory.recall(store, first) == []  # a run never recalls its own diagnosis
     again = first.model_copy(update={"id": "another-run-of-the-same-kind"})
@@ -133,7 +133,7 @@ def test_cli_remember_ls_confirm_forget_per_project(
     run_id = rows[0]["example_run_id"]
 
     assert main(["memory", "confirm", run_id]) == 0
-    assert "confirmed patching:overwritten_edit+test_fails_after_edit" in capsys.readouterr().out
+    assert f"confirmed {EXAMPLE_SIGNATURE}" in capsys.readouterr().out
     assert main(["memory", "ls"]) == 0
     assert "confirmed   2x mini-swe-agent/code-task" in capsys.readouterr().out
 

@@ -505,7 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--traj-root", help="folder holding the trajectories a manifest or JSONL file names")
     p.add_argument("--localizer", help="localizer to evaluate (default: the first registered)")
     p.add_argument("--k", type=int, default=3, help="window of the last-k baseline (default 3)")
-    p.add_argument("--tolerance", type=int, default=1, help="k of the +-k step accuracy (default 1)")
+    p.add_argument(
+        "--tolerance", type=int, default=1, help="an extra k of the +-k step accuracy (+-1 and +-3 are always shown)"
+    )
     p.add_argument(
         "--split", choices=["all", "odd", "even"], default="all", help="only rows whose file number is odd/even"
     )

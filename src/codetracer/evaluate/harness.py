@@ -8,13 +8,17 @@ method's number means little without them beside it. The baselines are:
 * ``first`` -- flag step 1;
 * ``last`` -- flag the last step;
 * ``last-k`` -- flag the last ``k`` steps, onset at the first of them;
-* ``first-error`` -- flag the first step whose result is an error (nothing when there is none).
+* ``first-error`` -- flag the first step whose result is an error (nothing when there is none);
+* ``middle`` -- flag the middle step (failure onsets of long code-agent runs sit near the middle as often as not);
+* ``first-surviving-edit`` -- flag the first step whose change survives into the run's final patch or final files
+  (:mod:`codetracer.core.provenance`; nothing when no change survives): the evidence the signal localizer leans on
+  most, as a rule of its own.
 
 Honesty rules the harness enforces:
 
-* on failure-free rows (solved runs) the localizer sees the run with its outcome set to *unknown*, so it cannot
-  read the answer off the label; an alarm is a diagnosis with an onset at confidence >= ``CONFIDENT``. A baseline
-  raises an alarm whenever it flags any step;
+* on failure-free rows (solved runs) the localizer sees the run with its outcome set to *unknown* and without its
+  verification, so it cannot read the answer off the label or the verifier's report; an alarm is a diagnosis with
+  an onset at confidence >= ``CONFIDENT``. A baseline raises an alarm whenever it flags any step;
 * on labeled failures the localizer sees the outcome as failed -- the situation ``codetracer analyze`` is in;
 * every row is evaluated; rows that could not be loaded are listed as problems, not dropped silently.
 """
@@ -63,6 +67,11 @@ def baselines(k: int = 3) -> dict[str, Rule]:
         errors = [s.id for s in run.steps if s.is_error]
         return _flag(run, errors[:1])
 
+    def first_surviving_edit(run: Run) -> Prediction:
+        provenance = run.provenance
+        kept = provenance.surviving_steps if provenance is not None else []
+        return _flag(run, kept[:1])
+
     return {
         "none": lambda run: _flag(run, []),
         "all": lambda run: _flag(run, [s.id for s in run.steps]),
@@ -70,6 +79,8 @@ def baselines(k: int = 3) -> dict[str, Rule]:
         "last": lambda run: _flag(run, [len(run.steps)] if run.steps else []),
         f"last-{k}": last_k,
         "first-error": first_error,
+        "middle": lambda run: _flag(run, [(len(run.steps) + 1) // 2] if run.steps else []),
+        "first-surviving-edit": first_surviving_edit,
     }
 
 
@@ -78,8 +89,8 @@ def localizer_rule(localizer: Localizer, timings: list[float]) -> Callable[[Gold
 
     def predict(row: GoldRow) -> Prediction:
         run = row.run
-        if row.failure_free:
-            run = run.model_copy(update={"outcome": Outcome.UNKNOWN})
+        if row.failure_free:  # the verdict and the verifier's report would give the answer away
+            run = run.model_copy(update={"outcome": Outcome.UNKNOWN, "verification": None})
         started = time.perf_counter()
         diagnosis = localizer.localize(run)
         timings.append(time.perf_counter() - started)
@@ -105,11 +116,14 @@ class Scores:
     false_alarm: float | None = None
     stage_accuracy: float | None = None
     exact: float | None = None
-    within_k: float | None = None
+    within: dict[int, float | None] = field(default_factory=dict)
+    """Step accuracy within +-k steps, by k."""
     agent_accuracy: float | None = None
 
 
-def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction], *, tolerance: int, confident: bool) -> Scores:
+def score(
+    rows: Sequence[GoldRow], predictions: Sequence[Prediction], *, tolerances: Sequence[int], confident: bool
+) -> Scores:
     """Metrics of one method over ``rows``; ``confident`` applies the confidence threshold to alarms."""
     failed = [(r, p) for r, p in zip(rows, predictions, strict=True) if not r.failure_free]
     free = [(r, p) for r, p in zip(rows, predictions, strict=True) if r.failure_free]
@@ -127,7 +141,8 @@ def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction], *, toleran
     )
     single = [(r, p) for r, p in failed if r.mistake_step is not None]
     out.exact = metrics.accuracy([metrics.within(p.onset, r.mistake_step or 0) for r, p in single])
-    out.within_k = metrics.accuracy([metrics.within(p.onset, r.mistake_step or 0, tolerance) for r, p in single])
+    for k in tolerances:
+        out.within[k] = metrics.accuracy([metrics.within(p.onset, r.mistake_step or 0, k) for r, p in single])
     agents = [(r, p) for r, p in failed if r.mistake_agent]
     out.agent_accuracy = metrics.accuracy([p.agent == r.mistake_agent for r, p in agents])
     return out
@@ -139,7 +154,7 @@ class Report:
 
     title: str
     method: str
-    tolerance: int
+    tolerances: tuple[int, ...]
     table: dict[str, dict[str, Scores]] = field(default_factory=dict)
     ms_mean: float | None = None
     ms_max: float | None = None
@@ -149,7 +164,7 @@ class Report:
         return {
             "title": self.title,
             "method": self.method,
-            "tolerance": self.tolerance,
+            "tolerances": list(self.tolerances),
             "ms_per_run_mean": self.ms_mean,
             "ms_per_run_max": self.ms_max,
             "problems": self.problems,
@@ -172,7 +187,8 @@ def evaluate(
     methods: dict[str, list[Prediction]] = {localizer.name: [predict(r) for r in rows]}
     for name, rule in baselines(k).items():
         methods[name] = [rule(r.run) for r in rows]
-    report = Report(title=title, method=localizer.name, tolerance=tolerance, problems=list(problems))
+    tolerances = tuple(sorted({1, 3, tolerance}))
+    report = Report(title=title, method=localizer.name, tolerances=tolerances, problems=list(problems))
     groups: dict[str, list[int]] = {"all": list(range(len(rows)))}
     for i, row in enumerate(rows):
         groups.setdefault(row.framework, []).append(i)
@@ -181,7 +197,7 @@ def evaluate(
             continue  # one framework: its table is the "all" table
         sel = [rows[i] for i in idx]
         report.table[group] = {
-            name: score(sel, [preds[i] for i in idx], tolerance=tolerance, confident=name == localizer.name)
+            name: score(sel, [preds[i] for i in idx], tolerances=tolerances, confident=name == localizer.name)
             for name, preds in methods.items()
         }
     if timings:
@@ -197,18 +213,19 @@ def _pct(value: float | None) -> str:
 def format_report(report: Report) -> str:
     """Plain-text tables, one per framework, the method first and the baselines under it."""
     lines = [f"== {report.title} ==" if report.title else "=="]
-    columns = ["P", "R", "F1", "FalseAlarm", "Stage", "Exact", f"+-{report.tolerance}", "Agent"]
+    columns = ["P", "R", "F1", "FalseAlarm", "Stage", "Exact", *(f"+-{k}" for k in report.tolerances), "Agent"]
     for group, methods in report.table.items():
         any_scores = next(iter(methods.values()))
         lines.append(
             f"-- framework: {group}  (labeled failures: {any_scores.n_failed}, failure-free: "
             f"{any_scores.n_failure_free}) --"
         )
-        lines.append(f"{'method':14}" + "".join(f"{c:>11}" for c in columns))
+        lines.append(f"{'method':21}" + "".join(f"{c:>11}" for c in columns))
         for name, s in methods.items():
-            values = [s.precision, s.recall, s.f1, s.false_alarm, s.stage_accuracy, s.exact, s.within_k]
+            values = [s.precision, s.recall, s.f1, s.false_alarm, s.stage_accuracy, s.exact]
+            values += [s.within.get(k) for k in report.tolerances]
             values.append(s.agent_accuracy)
-            lines.append(f"{name:14}" + "".join(f"{_pct(v):>11}" for v in values))
+            lines.append(f"{name:21}" + "".join(f"{_pct(v):>11}" for v in values))
     if report.ms_mean is not None:
         lines.append(f"{report.method}: {report.ms_mean:.2f} ms/run mean, {report.ms_max:.2f} ms max")
     for problem in report.problems:

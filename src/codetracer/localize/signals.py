@@ -195,10 +195,13 @@ def error_results(view: RunView) -> list[Evidence]:
 
 
 def repeated_actions(view: RunView) -> list[Evidence]:
-    """An action identical to an earlier one gains nothing new; three or more copies are a loop."""
+    """An action identical to an earlier one, with no file changed since, gains nothing new; three or more copies
+    are a loop. Re-running the same test after an edit is not a repeat: the code under test changed."""
     seen: dict[str, int] = {}
     found = []
     for i, cmd in enumerate(view.commands):
+        if view.steps[i].changes or view.edit_targets[i]:
+            seen.clear()  # the files changed: every earlier action may give a new answer now
         if len(cmd.replace(" ", "")) < _MIN_LOOP_CHARS:
             continue
         count = seen.get(cmd, 0)
