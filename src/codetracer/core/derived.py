@@ -12,5 +12,6 @@ from codetracer.core.stages import ensure_stages
 
 
 def derive(run: Run) -> Run:
-    """Give ``run`` its stages (declared ones kept) and its edit provenance; returns ``run``."""
-    return attach(ensure_stages(run))
+    """Give ``run`` its edit provenance and its stages (declared ones kept); returns ``run``. Provenance comes
+    first: a step that ran a script which changed a file is patching, whatever its command looks like."""
+    return ensure_stages(attach(run))

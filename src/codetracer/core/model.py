@@ -73,6 +73,9 @@ class FileChange(_Model):
     how: str = Field(description="sed, heredoc, redirect, echo, tee, perl, python, script, patch, copy, move, create, "
                      "write, replace, insert, ...")
     via_step: int | None = Field(default=None, description="the step that wrote the script or patch applied here")
+    applied_in: int | None = Field(
+        default=None, description="on the step that wrote a script or patch file: the step that ran or applied it"
+    )
     applied: bool = Field(default=True, description="False when the step's result shows the change failed")
     in_patch: int = Field(default=0, description="lines of the final patch this change wrote first")
     fate: str | None = Field(

@@ -36,11 +36,13 @@ _QUOTED_PATH = re.compile(r"""['"]((?:[\w.-]+/)*[\w.-]*[\w-]\.[A-Za-z][\w]{0,6})
 _FAILED_APPLY = re.compile(
     r"could ?n[o']t find|can ?n[o']t find|not found|no match|did not (?:find|match)|unable to|failed to|"
     r"no replacement|did not appear verbatim|introduced new syntax error|traceback \(most recent|\berror:|"
-    r"patch failed|hunk #\d+ failed|does not apply|not applied",
-    re.I,
+    r"patch failed|hunk #\d+ failed|does not apply|not applied"
 )
-"""What a change's result says when the change did not happen. Editor tools say it first (their result goes on
-to show the file); scripts say it anywhere, usually last."""
+"""What a change's result says (lower-cased) when the change did not happen. Editor tools say it first (their result
+goes on to show the file); scripts say it anywhere, usually last."""
+_FAILED_WORDS = ("find", "found", "match", "unable", "failed", "replacement", "verbatim", "syntax error",
+                 "traceback", "error:", "apply", "applied")
+"""Substrings one of which every :data:`_FAILED_APPLY` match holds: a cheap test before the regex."""
 _TEST_PATH = re.compile(r"(^|/)(tests?|testing|__tests__|spec)/|(^|/)test_[^/]*$|_tests?\.\w+$|(^|/)conftest\.py$|"
                         r"\.(spec|test)\.\w+$")
 _BYPRODUCT = re.compile(r"\.(orig|rej|bak|backup|old|save|swp|pyc|patch|diff)$|~$|\.bak\d*$")
@@ -92,16 +94,18 @@ class Write:
     _lines: set[str] | None = None
     _unescaped: str | None = None
 
-    def targets(self, path: str) -> bool:
-        """Whether this change may have written ``path``."""
+    def targets(self, path: str, name: re.Pattern[str] | None = None) -> bool:
+        """Whether this change may have written ``path`` (``name``: :func:`_name_pattern` of it, when known)."""
         if self.path is not None:
             return same_file(self.path, path)
         if not self.text:
             return False
         if path in self.text:
             return True
-        name = path.rsplit("/", 1)[-1]
-        return len(name) > 3 and re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w])", self.text) is not None
+        base = path.rsplit("/", 1)[-1]
+        if len(base) <= 3 or base not in self.text:
+            return False
+        return (name or _name_pattern(path)).search(self.text) is not None
 
     def lines(self) -> set[str]:
         """The stripped lines of the written text, also split at escaped newlines (code inside Python strings)."""
@@ -124,6 +128,11 @@ class Write:
         if self._unescaped is None:
             self._unescaped = _unescape(self.text)
         return line in self._unescaped
+
+
+def _name_pattern(path: str) -> re.Pattern[str]:
+    """The file's base name as a whole word (``mod.py`` but not ``amod.py`` nor ``mod.pyc``)."""
+    return re.compile(rf"(?<![\w.-]){re.escape(path.rsplit('/', 1)[-1])}(?![\w])")
 
 
 @dataclass
@@ -155,8 +164,8 @@ def _applied(step: Step, action_index: int, *, command: bool) -> bool:
         text = o.text.text if o.text is not None else ""
         if not text:
             continue
-        where = text[:300] + "\n" + text[-1500:] if command else text[:300]
-        if _FAILED_APPLY.search(where):
+        where = (text[:300] + "\n" + text[-1500:] if command else text[:300]).lower()
+        if any(word in where for word in _FAILED_WORDS) and _FAILED_APPLY.search(where):
             return False
     return True
 
@@ -176,6 +185,9 @@ def _scan(run: Run) -> _Scan:
     scan = _Scan()
     for step in run.steps:
         for index, action in enumerate(step.actions):
+            ops = shell.parse(action.command) if action.command else []
+            if not action.edits and not ops:
+                continue  # most actions change no file: their results need no reading
             effective = _applied(step, index, command=action.command is not None and not action.edits)
             for edit in action.edits:
                 how = _edit_how(action, edit.old, edit.new, edit.kind)
@@ -189,13 +201,12 @@ def _scan(run: Run) -> _Scan:
                 scan.writes.append(
                     Write(step.id, step.id, how, edit.path, text, effective=effective, whole=whole, old=edit.old)
                 )
-            if action.command:
-                _scan_command(scan, step.id, action.command, effective)
+            _scan_ops(scan, step.id, ops, effective)
     return scan
 
 
-def _scan_command(scan: _Scan, step_id: int, command: str, effective: bool) -> None:
-    for op in shell.parse(command):
+def _scan_ops(scan: _Scan, step_id: int, ops: list[shell.ShellOp], effective: bool) -> None:
+    for op in ops:
         if op.kind == "write":
             source = _inherit(scan, op.source) if op.source else None
             if source is not None:
@@ -328,7 +339,8 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
                 files.append(PatchFile(path=diff.path, added=len(diff.added), removed=len(diff.removed),
                                        new_file=diff.new_file, byproduct=True))
                 continue
-            candidates = [(i, w) for i, w in enumerate(scan.writes) if w.effective and w.targets(diff.path)]
+            name = _name_pattern(diff.path)
+            candidates = [(i, w) for i, w in enumerate(scan.writes) if w.effective and w.targets(diff.path, name)]
             authors: dict[int, int] = {}
             unattributed = 0
             lines = _normalized(diff.added)
@@ -356,23 +368,26 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
                 )
             )
     changes: dict[int, list[FileChange]] = {}
-    fates: dict[int, str] = {}
     for i, write in enumerate(scan.writes):
         for path in _paths_of(write):
             fate = _fate(scan, i, write, path, credit, patch is not None)
+            kept = credit.get(i, {}).get(_patch_path(path, files) or "", 0)
+            elsewhere = write.author != write.step
             change = FileChange(
                 path=path,
                 how=write.how,
-                via_step=write.author if write.author != write.step else None,
+                via_step=write.author if elsewhere else None,
                 applied=write.effective,
-                in_patch=credit.get(i, {}).get(_patch_path(path, files) or "", 0),
+                in_patch=0 if elsewhere else kept,
                 fate=fate,
                 debug=write.path is not None and _debug_only(write.text),
                 empty=not write.text.strip() and not write.fragments,
             )
             _add_change(changes.setdefault(write.step, []), change)
-            if write.author != write.step and fate == "survives":
-                fates[write.author] = "survives"
+            if elsewhere and (kept or fate in ("overwritten", "reverted")):
+                # the step that wrote the script or patch file is where the change was decided: it holds it too
+                authored = change.model_copy(update={"via_step": None, "applied_in": write.step, "in_patch": kept})
+                _add_change(changes.setdefault(write.author, []), authored)
     if patch is None:
         return None, changes
     surviving = sorted({scan.writes[i].author for i in credit})
@@ -406,7 +421,8 @@ def _add_change(step_changes: list[FileChange], change: FileChange) -> None:
         if known.path == change.path:
             best = known if _FATE_RANK.get(known.fate, 9) <= _FATE_RANK.get(change.fate, 9) else change
             step_changes[i] = best.model_copy(update={
-                "in_patch": known.in_patch + change.in_patch,
+                "in_patch": max(known.in_patch, change.in_patch) if known.applied_in
+                else known.in_patch + change.in_patch,
                 "applied": known.applied or change.applied,
                 "debug": known.debug and change.debug,
                 "empty": known.empty and change.empty,

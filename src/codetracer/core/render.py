@@ -66,6 +66,10 @@ def step_summary(step: Step, limit: int = 120) -> dict[str, Any]:
         "observation": observation_summary(last, limit) if last else None,
         "exit_code": last.exit_code if last else None,
         "error": step.is_error,
+        "changes": [
+            {"path": c.path, "how": c.how, "fate": c.fate, "via_step": c.via_step, "in_patch": c.in_patch}
+            for c in step.changes
+        ],
     }
 
 
@@ -97,9 +101,39 @@ def run_to_json_obj(run: Run) -> dict[str, Any]:
         "n_steps": len(run.steps),
         "stages": [s.model_dump() for s in run.stages],
         "steps": [step_summary(step) for step in run.steps],
+        "provenance": run.provenance.model_dump() if run.provenance is not None else None,
+        "verification": _verification_obj(run),
         "diagnosis": diagnosis,
         "source": run.metadata.get("source_path"),
     }
+
+
+def _verification_obj(run: Run) -> dict[str, Any] | None:
+    v = run.verification
+    if v is None:
+        return None
+    return {
+        "verifier": v.verifier,
+        "passed": v.passed,
+        "command": v.command,
+        "exit_code": v.exit_code,
+        "failed_tests": v.failed_tests,
+        "passed_tests": len(v.passed_tests),
+        "output_tail": v.output.text[-2000:] if v.output is not None else None,
+    }
+
+
+def change_tag(step: Step) -> str:
+    """What became of a step's file changes, in a word: ``kept`` (in the final patch or files), ``dropped``
+    (overwritten or reverted later), ``edit failed``; empty when it changed nothing or nothing is known."""
+    fates = {c.fate for c in step.changes}
+    if "survives" in fates:
+        return "kept"
+    if fates and fates <= {"overwritten", "reverted"}:
+        return "dropped"
+    if fates == {"failed"}:
+        return "edit failed"
+    return ""
 
 
 # -- terminal safety and colour ----------------------------------------------------------------------------------------
@@ -216,6 +250,7 @@ def render_text(
         if stages:
             lines.append(paint("cyan", "  (steps outside any stage)"))
         lines.extend(_step_lines(run, rest, onset, chain, width, paint, elided))
+    lines.extend(_final_state_lines(run, width, paint))
     if run.diagnosis is not None:
         d = run.diagnosis
         where = "no onset"
@@ -235,6 +270,32 @@ def render_text(
     if command is not None and elided[0]:
         lines.append(paint("dim", f"  ({elided[0]} long text(s) shortened: `{command} --step N` prints step N whole)"))
     return "\n".join(lines)
+
+
+def _final_state_lines(run: Run, width: int, paint: Palette) -> list[str]:
+    """The final patch with the steps that wrote it, and what the verifier said: what decided the outcome."""
+    lines = []
+    prov = run.provenance
+    if prov is not None and prov.files:
+        kept = [f for f in prov.files if not f.byproduct]
+        parts = []
+        for f in kept[:8]:
+            by = f"step{'s' if len(f.authors) > 1 else ''} {_id_list(f.authors, 6)}" if f.authors else "no step seen"
+            parts.append(f"{f.path} +{f.added}/-{f.removed} ({by})")
+        more = f"; {len(kept) - 8} more file(s)" if len(kept) > 8 else ""
+        stray = [f.path for f in prov.files if f.byproduct]
+        strays = f"; stray: {', '.join(stray[:3])}" if stray else ""
+        text = f"final patch ({prov.patch_source}): " + "; ".join(parts) + more + strays
+        lines.append("  " + paint("magenta", safe(shorten(text, width * 3))))
+    v = run.verification
+    if v is not None:
+        verdict = {True: paint("green", "passed"), False: paint("red", "failed"), None: paint("yellow", "did not run")}
+        failing = f": {len(v.failed_tests)} failed ({', '.join(v.failed_tests[:3])}" if v.failed_tests else ""
+        if failing:
+            failing += ", ..." if len(v.failed_tests) > 3 else ""
+            failing += ")"
+        lines.append(f"  verification ({safe(v.verifier)}): {verdict[v.passed]}{safe(shorten(failing, width * 2))}")
+    return lines
 
 
 def _fold_note(run: Run, ids: range, chain: set[int], paint: Palette) -> str:
@@ -293,7 +354,9 @@ def _step_lines(
         mark = ">>" if step_id == onset else (" >" if step_id in chain else "  ")
         err = " !" if step.is_error else ""
         who = f" [{safe(step.agent)}]" if step.agent else ""
-        plain_head = f"  {mark} step {step.id}{who}{err}"
+        tag = change_tag(step)
+        kept = f" [{tag}]" if tag else ""
+        plain_head = f"  {mark} step {step.id}{who}{err}{kept}"
         style = "onset" if step_id == onset else ("chain" if step_id in chain else ("error" if err else ""))
         head = paint(style, plain_head) if style else plain_head
         pad = " " * len(plain_head)
@@ -369,6 +432,11 @@ def render_step(
         if call.observation is not None:
             block(f"   output ({_obs_facts(call.observation)}):", call.observation.text or "")
         block("   response:", call.response)
+    for change in step.changes:
+        fate = {"survives": f"kept in the final patch ({change.in_patch} line(s) first written here)",
+                "not in patch": "not in the final patch", None: "final state unknown"}.get(change.fate, change.fate)
+        via = f", via the script of step {change.via_step}" if change.via_step else ""
+        lines.append(paint("magenta", f"  changes {safe(change.path)} ({safe(change.how)}{via}): {fate}"))
     for obs in step.observations:
         block(f"  observation ({_obs_facts(obs)}):", obs.text or "")
     for msg in step.messages:

@@ -15,9 +15,12 @@ it.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 
+_MAYBE_WRITES = re.compile(
+    r">|\b(?:sed|gsed|perl|python[\d.]*|pypy3?|ruby|node|bash|sh|zsh|php|patch|git|cp|mv|rm|tee)\b|\./|(?:^|\s)/\S+\.\w"
+)
+"""Words without one of which a command writes nothing this module can see (most commands: ``cat``, ``grep``)."""
 _HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][\w.-]*)\2")
 _CONTROL = frozenset({"&&", "||", ";", "|", "&", "(", ")", "{", "}", "!"})
 _REDIRECT = re.compile(r"^(\d*|&)(>>?|>\|)(.*)$")
@@ -59,7 +62,7 @@ class ShellOp:
 
 def parse(command: str, cwd: str = "") -> list[ShellOp]:
     """Every file operation ``command`` spells out, in order. Never raises: what cannot be read is skipped."""
-    if not command or not command.strip():
+    if not command or not _MAYBE_WRITES.search(command):
         return []
     try:
         body, heredocs = _cut_heredocs(command)
@@ -354,61 +357,45 @@ _HANDLERS = {
 }
 
 
+_TOKEN = re.compile(
+    r"""(?P<comment>(?<![^\s;&|()])\#[^\n]*)|(?P<sep>[;&|()\n]+)|(?P<word>(?:[^\s'"\\;&|()]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+)""",
+    re.S,
+)
+"""One shell token: a comment (``#`` at the start of a word), a run of control operators or newlines, or a word
+(quoted parts and backslash escapes kept inside it). An unbalanced quote matches nothing and is skipped."""
+_QUOTED = re.compile(r"""'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)""", re.S)
+_DOUBLE_ESCAPES = re.compile(r"""\\([\\"$`\n])""")
+
+
+def _unquote(word: str) -> str:
+    """A word as the shell passes it on: quotes removed, escapes undone, backslash-newlines dropped."""
+    if "'" not in word and '"' not in word and "\\" not in word:
+        return word
+
+    def part(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return m.group(1)
+        if m.group(2) is not None:
+            return _DOUBLE_ESCAPES.sub(lambda e: "" if e.group(1) == "\n" else e.group(1), m.group(2))
+        return "" if m.group(3) == "\n" else m.group(3)
+
+    return _QUOTED.sub(part, word)
+
+
 def _simple_commands(body: str) -> list[list[str]]:
     """The words of each simple command, split at control operators and newlines, quotes kept together."""
     out: list[list[str]] = []
-    for line in _logical_lines(body):
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|()")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        words: list[str] = []
-        try:
-            for token in lexer:
-                if token in _CONTROL or set(token) <= set(";&|()"):
-                    if words:
-                        out.append(words)
-                    words = []
-                else:
-                    words.append(token)
-        except ValueError:  # an unbalanced quote: keep what was read
-            pass
-        if words:
+    words: list[str] = []
+    for m in _TOKEN.finditer(body):
+        kind = m.lastgroup
+        if kind == "word":
+            words.append(_unquote(m.group(0)))
+        elif kind == "sep" and words:
             out.append(words)
+            words = []
+    if words:
+        out.append(words)
     return out
-
-
-def _logical_lines(body: str) -> list[str]:
-    """Lines of the command, with backslash-newline continuations and quoted newlines joined."""
-    lines: list[str] = []
-    current = ""
-    for line in body.split("\n"):
-        current = f"{current}\n{line}" if current else line
-        if current.endswith("\\"):
-            current = current[:-1]
-            continue
-        if _open_quote(current):
-            continue
-        lines.append(current)
-        current = ""
-    if current:
-        lines.append(current)
-    return lines
-
-
-def _open_quote(text: str) -> bool:
-    """True while ``text`` ends inside a single- or double-quoted string."""
-    quote: str | None = None
-    escaped = False
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quote != "'":
-            escaped = True
-        elif quote is None and ch in "'\"":
-            quote = ch
-        elif ch == quote:
-            quote = None
-    return quote is not None
 
 
 def _sed_writes(script: str) -> tuple[list[str], str]:

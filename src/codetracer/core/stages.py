@@ -132,6 +132,9 @@ def classify_step(step: Step) -> StageKind:
     """The stage kind one step's actions suggest."""
     texts: list[str] = []
     first_command: str | None = None
+    if any(c.applied and not c.debug and c.fate not in ("deleted", "failed") and not c.applied_in
+           for c in step.changes):
+        return StageKind.PATCHING  # it changed a file that stayed (provenance), however it spelled it
     for action in step.actions:
         if action.edits:
             return StageKind.PATCHING

@@ -30,7 +30,7 @@ from typing import Any
 
 from codetracer import __version__
 from codetracer.core.model import Call, Observation, Run, Step, Text
-from codetracer.core.render import action_summary, shorten
+from codetracer.core.render import action_summary, change_tag, shorten
 
 TEXT_LIMIT = 40_000
 """Characters of one text kept in a report; longer texts keep their head and tail."""
@@ -141,7 +141,12 @@ def _step(step: Step, limit: int) -> dict[str, Any]:
         "incomplete": not step.complete,
         "sum": shorten(summary, _SUMMARY),
         "res": result,
+        "kept": change_tag(step),
         "body": {
+            "changes": [
+                {"path": c.path, "how": c.how, "fate": c.fate, "via": c.via_step, "lines": c.in_patch}
+                for c in step.changes
+            ],
             "thought": _clip(step.thought, limit),
             "calls": [_call(c, limit) for c in step.calls],
             "obs": [_observation(o, limit) for o in step.observations],
@@ -174,6 +179,25 @@ def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
             for s in run.stages
         ],
         "steps": [_step(step, text_limit) for step in run.steps],
+        "patch": None
+        if run.provenance is None
+        else {
+            "source": run.provenance.patch_source,
+            "files": [
+                {"path": f.path, "added": f.added, "removed": f.removed, "authors": f.authors, "stray": f.byproduct,
+                 "test": f.test}
+                for f in run.provenance.files
+            ],
+        },
+        "verification": None
+        if run.verification is None
+        else {
+            "verifier": run.verification.verifier,
+            "passed": run.verification.passed,
+            "failed": run.verification.failed_tests[:50],
+            "n_failed": len(run.verification.failed_tests),
+            "output": _clip(run.verification.output, text_limit),
+        },
         "diagnosis": None
         if d is None
         else {

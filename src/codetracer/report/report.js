@@ -103,8 +103,38 @@
       " · self-contained: this file loads nothing from the network";
   }
 
+  function renderFinalState(box) {
+    const patch = data.patch, ver = data.verification;
+    if (patch && patch.files.length) {
+      box.appendChild(el("div", "block-title", "Final patch (" + patch.source + ")"));
+      const list = el("ul", "evidence");
+      for (const f of patch.files) {
+        const li = el("li");
+        li.appendChild(el("span", "signal", f.path));
+        li.appendChild(document.createTextNode(" +" + f.added + "/-" + f.removed + (f.stray ? " (stray file)" : "") +
+          (f.authors.length ? " · written by " : "")));
+        f.authors.forEach(function (id, n) {
+          if (n) li.appendChild(document.createTextNode(", "));
+          li.appendChild(stepLink(id));
+        });
+        list.appendChild(li);
+      }
+      box.appendChild(list);
+    }
+    if (ver) {
+      const verdict = ver.passed === true ? "passed" : ver.passed === false ? "failed" : "did not run";
+      box.appendChild(el("div", "diag-line", "Verification (" + ver.verifier + "): " + verdict +
+        (ver.n_failed ? " · " + ver.n_failed + " failed: " + ver.failed.slice(0, 5).join(", ") : "")));
+      if (ver.output) {
+        box.appendChild(el("div", "block-title", "verifier output (" + ver.output.n.toLocaleString() + " characters)"));
+        box.appendChild(fillText(el("pre"), ver.output.t));
+      }
+    }
+  }
+
   function renderDiagnosis() {
     const box = $("diagnosis");
+    renderFinalState(box);
     if (!diag) {
       box.appendChild(el("div", "panel-title", "No diagnosis"));
       box.appendChild(el("div", "hint", run.outcome === "solved"
@@ -269,6 +299,7 @@
     head.appendChild(el("span", "sid", id));
     if (id === onset) head.appendChild(el("span", "mark", "ONSET"));
     else if (chain.has(id)) head.appendChild(el("span", "mark", "chain"));
+    if (s.kept) head.appendChild(el("span", "fate " + s.kept.replace(" ", "-"), s.kept));
     if (s.agent) head.appendChild(el("span", "agent", "[" + s.agent + "]"));
     head.appendChild(el("span", "sum", s.sum || "(no action)"));
     if (s.res) head.appendChild(el("span", "res" + (s.err ? " bad" : ""), s.res));
@@ -337,6 +368,12 @@
     if (steps[id - 1].incomplete) where.push("incomplete");
     box.appendChild(el("div", "note", where.join(" · ")));
     textBlock(box, "thought", b.thought);
+    for (const c of b.changes) {
+      const fate = c.fate === "survives" ? "kept in the final patch (" + c.lines + " line(s) first written here)"
+        : (c.fate || "final state unknown");
+      box.appendChild(el("div", "note change", "changes " + c.path + " (" + c.how +
+        (c.via ? ", via the script of step " + c.via : "") + "): " + fate));
+    }
     b.calls.forEach(function (c, n) {
       const facts = [c.kind + " " + c.name];
       if (c.secs !== undefined) facts.push(c.secs + " s");
