@@ -134,12 +134,12 @@
 
   function renderDiagnosis() {
     const box = $("diagnosis");
-    renderFinalState(box);
     if (!diag) {
       box.appendChild(el("div", "panel-title", "No diagnosis"));
       box.appendChild(el("div", "hint", run.outcome === "solved"
         ? "The run is solved; solved runs are not diagnosed unless asked (codetracer analyze --all-runs)."
         : "No localizer ran on this run."));
+      renderFinalState(box);
       return;
     }
     box.appendChild(el("div", "panel-title", "Diagnosis (" + diag.localizer + ", confidence " +
@@ -182,6 +182,7 @@
       }
       box.appendChild(list);
     }
+    renderFinalState(box);
   }
 
   function renderTimeline() {
