@@ -99,6 +99,21 @@ def test_two_passes_stage_summaries_then_suspect_steps(server: StubServer, faili
     assert loc.totals.requests == 2 and loc.totals.fallbacks == 0
 
 
+def test_the_final_patch_its_authors_and_the_verifier_are_in_the_prompt(server: StubServer, shared: Path) -> None:
+    (run,) = extract_all(shared / "corpora/miniswe-swebench-verified/django__django-11149")
+    assert isinstance(run, Run)
+    server.script(Reply('{"stage_ids": [7], "reasoning": "the patch"}'), Reply(PASS2_OK.replace('"onset_step": 4',
+                                                                                              '"onset_step": 28')))
+    localizer_for(server).localize(run)
+    first = user_prompt(server, 0)
+    assert "Final patch (submission):\n- django/contrib/admin/options.py +21/-3; written by step 28" in first
+    assert "diff --git a/django/contrib/admin/options.py" in first  # the patch itself
+    assert "Verifier (SWE-bench report.json): failed." in first
+    assert "Failing tests: test_inline_add_m2m_view_only_perm (admin_inlines.tests.TestInlinePermissions)" in first
+    assert re.search(r"step 28: cat <<'EOF' > update_admin_options\.py.*its change is in the final patch", first)
+    assert "step 28: surviving_edit" in first  # the signal localizer's reason, as a hint
+
+
 def test_out_of_range_ids_are_rejected_or_dropped(server: StubServer, failing_run: Run) -> None:
     server.script(
         '{"stage_ids": [99]}',  # no such stage: rejected, asked again

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from codetracer.core.model import Diagnosis, Evidence, Outcome, Run, Stage, Step, Text
+from codetracer.core.render import change_tag
 from codetracer.core.store import FailurePattern, Store
 from codetracer.llm import LLMClient, LLMConfig, LLMError, untrusted
 from codetracer.localize import memory
@@ -53,6 +54,10 @@ OUTLINE_WIDTHS = (160, 100, 60, 30)
 MAX_STAGES = 3
 TASK_CHARS = 2000
 """Characters of the task sent (head + tail): agent prompts repeat long boilerplate instructions."""
+PATCH_CHARS = 6000
+"""Characters of the final patch sent (head + tail)."""
+VERIFIER_CHARS = 3000
+"""Characters of the verifier's output sent (head + tail): the failing tests' summary and tracebacks."""
 
 
 # -- answer schemas -------------------------------------------------------------------------------------------------
@@ -154,7 +159,40 @@ def _flags(step: Step) -> str:
     parts = [f"exit {codes[-1]}"] if codes else []
     if step.is_error:
         parts.append("ERROR")
+    tag = change_tag(step)
+    if tag == "kept":
+        parts.append("its change is in the final patch")
+    elif tag:
+        parts.append(f"change {tag}")
     return ", ".join(parts)
+
+
+def final_state_text(run: Run) -> str:
+    """What decided the outcome, for the prompt: the final patch with the steps that wrote each file (and the patch
+    itself when the run left one), and the verifier's verdict, failing tests and output."""
+    parts: list[str] = []
+    prov = run.provenance
+    if prov is not None and prov.files:
+        parts.append(f"Final patch ({prov.patch_source}):")
+        for f in prov.files:
+            by = ", ".join(f"step {s}" for s in f.authors) or "no step seen writing it"
+            stray = " (stray file: a backup or leftover)" if f.byproduct else ""
+            parts.append(f"- {f.path} +{f.added}/-{f.removed}{stray}; written by {by}")
+        patch = next((run.metadata[k] for k in ("submission", "git_patch", "model_patch", "patch")
+                      if isinstance(run.metadata.get(k), str) and run.metadata[k].strip()), None)
+        if patch:
+            parts.append(_elide(patch, PATCH_CHARS))
+    v = run.verification
+    if v is not None:
+        verdict = {True: "passed", False: "failed", None: "could not run"}[v.passed]
+        parts.append(f"Verifier ({v.verifier}): {verdict}.")
+        if v.failed_tests:
+            shown = ", ".join(v.failed_tests[:20]) + (f" and {len(v.failed_tests) - 20} more" if len(
+                v.failed_tests) > 20 else "")
+            parts.append(f"Failing tests: {shown}")
+        if v.output is not None and v.output.text.strip():
+            parts.append("Verifier output:\n" + _elide(v.output.text, VERIFIER_CHARS))
+    return "\n".join(parts)
 
 
 def step_line(step: Step, width: int) -> str:
@@ -232,6 +270,8 @@ SYSTEM_PASS1 = (
     "You localize failures in recorded runs of code agents. You get an outline of one run: its stages (kind and "
     "step range) and one line per step (action, exit code, ERROR flag, speaking agent), plus hints: evidence found "
     "by rule-based detectors and failure patterns remembered from earlier runs of this project. Hints can be wrong. "
+    "When the run left a final patch and a verifier judged it, the failure usually began at the step that wrote the "
+    "wrong or incomplete part of that patch, or at the decision to stop without what the verifier checks. "
     "Pick the stage(s) most likely to hold the onset: the first decisive wrong step that caused the failure. "
     'Answer {"stage_ids": [ids, most likely first, at most 3], "reasoning": "one or two sentences"}.'
 )
@@ -239,7 +279,8 @@ SYSTEM_PASS1 = (
 SYSTEM_PASS2 = (
     "You localize failures in recorded runs of code agents. You get the outline of one run and the full steps of "
     "the stage(s) under suspicion. Find the onset: the first decisive wrong step, whose mistake the failure follows "
-    "from (not merely the first error: exploration errors that were repaired are not decisive). Then list the chain "
+    "from (not merely the first error: exploration errors that were repaired are not decisive; a change the final "
+    "patch keeps, that the failing tests exercise, outweighs an error the run worked around). Then list the chain "
     "of later steps it caused, the incorrect steps (the onset and later wrong steps) and the unuseful steps (wasted "
     "but harmless). Use only step ids that appear in the outline. Answer "
     '{"onset_step": int or null, "chain": [ints], "incorrect_step_ids": [ints], "unuseful_step_ids": [ints], '
@@ -330,6 +371,9 @@ class LLMLocalizer:
             "Task:\n" + untrusted(_elide(run.task or "(no task recorded)", TASK_CHARS)),
             "Outline:\n" + untrusted(outline_text),
         ]
+        final_state = final_state_text(run)
+        if final_state:
+            parts.append("What the run left and what judged it:\n" + untrusted(final_state))
         if hint.evidence:
             parts.append("Detector evidence (hints):\n" + untrusted(_hints(hint.evidence)))
         if patterns:
