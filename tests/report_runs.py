@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from codetracer.core.builder import TreeBuilder
 from codetracer.core.events import Events
-from codetracer.core.localize import LocalizerRegistry
 from codetracer.core.model import Run
 from codetracer.core.stages import ensure_stages
 from codetracer.hooks.manager import PluginManager
+from codetracer.localize.registry import LocalizerRegistry
 
 PWNED = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'

@@ -17,12 +17,12 @@ pytest.importorskip("openai")
 
 from codetracer.cli import main
 from codetracer.core.extract import extract_all
-from codetracer.core.localize import LocalizerRegistry
 from codetracer.core.model import Diagnosis, Observation, Outcome, Run, Text
 from codetracer.core.store import Store
 from codetracer.llm import UNTRUSTED_CLOSE, UNTRUSTED_OPEN, LLMClient, LLMConfig
 from codetracer.localize import memory
 from codetracer.localize.llm_localizer import FALLBACK_NAME, LLMLocalizer
+from codetracer.localize.registry import LocalizerRegistry
 from codetracer.localize.signal_localizer import SignalLocalizer
 from openai_stub import Reply, StubServer
 

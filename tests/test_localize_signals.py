@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from codetracer.core.extract import Failure, extract_all
-from codetracer.core.localize import LocalizerRegistry
 from codetracer.core.model import Action, Call, FileEdit, Observation, Outcome, Run, Step, Text
 from codetracer.core.stages import ensure_stages
 from codetracer.localize import signals
+from codetracer.localize.registry import LocalizerRegistry
 from codetracer.localize.signal_localizer import CONFIDENT, SignalLocalizer
 
 

@@ -35,12 +35,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from codetracer.cli import main
 from codetracer.core import config
 from codetracer.core.extract import extract_all
-from codetracer.core.localize import LocalizerRegistry
 from codetracer.core.model import Call, Run, Step
 from codetracer.core.store import Store
 from codetracer.core.tracer import Tracer
 from codetracer.export import otel
 from codetracer.export.otel import OtelExporter, otlp_span_exporter, plan_times, send_runs, tree_to_spans
+from codetracer.localize.registry import LocalizerRegistry
 
 REPO = Path(__file__).resolve().parents[1]
 FAILING = REPO / "examples" / "runs" / "failing.traj.json"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from codetracer.core.extract import extract_all
-from codetracer.core.localize import LocalizerRegistry
 from codetracer.core.model import Run
+from codetracer.localize.registry import LocalizerRegistry
 from codetracer.report import write_report
 from report_runs import NEEDLE, PWNED, hostile_run, long_run
 

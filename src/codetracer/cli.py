@@ -127,9 +127,11 @@ def format_summary(runs: list[tuple[str, str, bool]], unreadable: int) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from codetracer.core.extract import ExtractorRegistry, Failure, extract_in_order
-    from codetracer.core.localize import LocalizerRegistry
+    from codetracer.core.discovery import Failure
+    from codetracer.core.parallel import extract_in_order
+    from codetracer.core.registry import ExtractorRegistry
     from codetracer.core.render import render_text, run_to_json_obj
+    from codetracer.localize.registry import LocalizerRegistry
 
     registry = ExtractorRegistry.from_plugins()
     if args.format:
@@ -218,9 +220,9 @@ class _CountingLocalizer:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from codetracer.core.localize import LocalizerRegistry
     from codetracer.evaluate.gold import load_gold
     from codetracer.evaluate.harness import evaluate, format_report
+    from codetracer.localize.registry import LocalizerRegistry
 
     localizer = LocalizerRegistry.from_plugins().get(args.localizer)
     if localizer is None:
@@ -349,7 +351,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _load_run_or_artifact(ref: str, localizer_name: str | None) -> Run:
     """A stored run by id (prefix), else an artifact path analyzed now (diagnosed, not stored)."""
     from codetracer.core.extract import Failure, extract_all
-    from codetracer.core.localize import LocalizerRegistry
+    from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(ref)
     if not path.exists():
@@ -384,7 +386,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_extractors(args: argparse.Namespace) -> int:
-    from codetracer.core.extract import ExtractorRegistry
+    from codetracer.core.registry import ExtractorRegistry
 
     if args.action == "suggest":
         return cmd_extractors_suggest(args)
@@ -431,8 +433,8 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def cmd_export_otel(args: argparse.Namespace) -> int:
     from codetracer.core.extract import Failure, extract_all
-    from codetracer.core.localize import LocalizerRegistry
     from codetracer.export.otel import send_runs
+    from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(args.target)
     failures = 0

@@ -629,7 +629,7 @@ def _restore(cls: type, name: str, ours: Any, original: Any) -> None:
 
 
 def _localize(run: Run) -> Any:
-    from codetracer.core.localize import LocalizerRegistry
+    from codetracer.localize.registry import LocalizerRegistry
 
     localizer = LocalizerRegistry.from_plugins().get()
     return None if localizer is None else localizer.localize(run)

@@ -508,8 +508,7 @@ class TreeBuilder:
     @functools.cached_property
     def _events(self) -> Events:
         """Events that go straight into this builder (what record mappers emit)."""
-        from codetracer.core.events import Events
-        from codetracer.core.extract import DirectRelay
+        from codetracer.core.events import DirectRelay, Events
 
         return Events(DirectRelay(self))
 

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from codetracer.core import config
 from codetracer.core.errors import CodetracerError, ExtractError
 from codetracer.core.events import Events
-from codetracer.core.extract import Candidate, load_json, load_jsonl, stable_run_id
+from codetracer.core.extractor import Candidate, load_json, load_jsonl, stable_run_id
 
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
 

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from codetracer.core.errors import CodetracerError
-from codetracer.core.extract import Candidate, build_runs, load_json, load_jsonl
+from codetracer.core.extract import build_runs
+from codetracer.core.extractor import Candidate, load_json, load_jsonl
 from codetracer.core.mapping import MappedExtractor, MappingSpec
 from codetracer.core.model import Run
 

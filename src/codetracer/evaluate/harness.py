@@ -30,10 +30,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codetracer.core.localize import Localizer
 from codetracer.core.model import Outcome, Run
 from codetracer.evaluate import metrics
 from codetracer.evaluate.gold import GoldRow
+from codetracer.localize.registry import Localizer
 from codetracer.localize.signal_localizer import CONFIDENT
 
 

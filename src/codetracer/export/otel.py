@@ -699,7 +699,7 @@ class OtelExporter:
 
     def _default_localizer(self) -> Any:
         if not self._localizer_loaded:
-            from codetracer.core.localize import LocalizerRegistry
+            from codetracer.localize.registry import LocalizerRegistry
 
             self._localizer = LocalizerRegistry.from_plugins().get()
             self._localizer_loaded = True

@@ -319,7 +319,7 @@ def codetracer_register_extractors(register: Callable[[Any], None]) -> None:
 
     An extractor has ``name``, ``detect(path) -> float`` (confidence 0..1 judged from the content) and
     ``extract(path, events)`` which replays the artifact as trace-event hook calls; see
-    :class:`codetracer.core.extract.Extractor`.
+    :class:`codetracer.core.extractor.Extractor`.
     """
 
 

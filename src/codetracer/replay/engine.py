@@ -195,7 +195,7 @@ class DefaultDiagnosis:
 
     @hookimpl(trylast=True)
     def codetracer_on_failure(self, run: Run, attempt: int) -> Diagnosis | None:
-        from codetracer.core.localize import LocalizerRegistry
+        from codetracer.localize.registry import LocalizerRegistry
 
         found = LocalizerRegistry.from_plugins().get(self.localizer)
         return None if found is None else found.localize(run)

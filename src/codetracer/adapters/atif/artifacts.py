@@ -34,7 +34,7 @@ from typing import Any
 
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
-from codetracer.core.extract import Candidate, load_json, stable_run_id
+from codetracer.core.extractor import Candidate, load_json, stable_run_id
 
 SHELL_TOOLS = frozenset(
     {"bash", "execute_bash", "shell", "run", "run_command", "terminal", "exec", "execute_command", "local_shell",

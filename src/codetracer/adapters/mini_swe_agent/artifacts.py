@@ -28,7 +28,7 @@ from typing import Any
 
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
-from codetracer.core.extract import Candidate, load_json, stable_run_id
+from codetracer.core.extractor import Candidate, load_json, stable_run_id
 
 FRAMEWORK = "mini-swe-agent"
 

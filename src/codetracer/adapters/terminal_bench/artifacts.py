@@ -37,7 +37,7 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
 )
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
-from codetracer.core.extract import Candidate, load_json, stable_run_id
+from codetracer.core.extractor import Candidate, load_json, stable_run_id
 
 FRAMEWORK = "terminal-bench"
 TOOL = "terminal"

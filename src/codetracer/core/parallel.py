@@ -1,0 +1,77 @@
+"""Many artifacts at once: read (and optionally diagnosed) by a pool of processes, handed back in discovery order.
+
+Workers look extractors and localizers up by their registered names (the ``codetracer_register_extractors`` and
+``codetracer_register_localizers`` hooks of the process-wide plugin manager), so both must come from plugins; trees
+travel back pickled, which costs far less than building them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from codetracer.core.discovery import Failure
+from codetracer.core.extract import extract_one
+from codetracer.core.extractor import Extractor
+from codetracer.core.model import Run
+from codetracer.core.registry import ExtractorRegistry
+
+_worker_registry: ExtractorRegistry | None = None
+_worker_localizers: dict[str, Any] = {}
+
+
+def _extract_in_worker(item: tuple[str, str, str | None, bool]) -> list[Run | Failure]:
+    global _worker_registry
+    if _worker_registry is None:
+        _worker_registry = ExtractorRegistry.from_plugins()
+    path, name, localizer_name, all_runs = item
+    results = list(extract_one(Path(path), _worker_registry.get(name)))
+    if localizer_name is not None:
+        localizer = _worker_localizers.get(localizer_name)
+        if localizer is None:
+            localizer = _worker_localizers[localizer_name] = _registered_localizer(localizer_name)
+        for run in results:
+            if localizer is not None and isinstance(run, Run) and (run.outcome.value != "solved" or all_runs):
+                run.diagnosis = localizer.localize(run)
+    return results
+
+
+def _registered_localizer(name: str) -> Any:
+    """The localizer registered as ``name`` (the caller checked the name against the same registrations)."""
+    from codetracer.hooks.manager import get_plugin_manager
+
+    found: list[Any] = []
+    get_plugin_manager().hook.codetracer_register_localizers(register=found.append)
+    for localizer in found:
+        if localizer.name == name:
+            return localizer
+    raise KeyError(f"no localizer named {name!r}")
+
+
+def extract_in_order(
+    found: list[tuple[Path, Extractor] | Failure],
+    *,
+    jobs: int = 1,
+    localizer: str | None = None,
+    all_runs: bool = False,
+) -> Iterator[tuple[tuple[Path, Extractor] | Failure, list[Run | Failure]]]:
+    """Each discovered entry with its runs (or its failure), in discovery order.
+
+    With ``jobs > 1`` the artifacts are read by a pool of processes (extractors are looked up by name there, so they
+    must come from the plugin registry); trees travel back pickled, which costs far less than building them. With
+    ``localizer`` (a registered name) the workers also diagnose the runs that are not solved (all with ``all_runs``);
+    serially, diagnosing is left to the caller.
+    """
+    work = [entry for entry in found if not isinstance(entry, Failure)]
+    if jobs <= 1 or len(work) < 2 * jobs:
+        for entry in found:
+            yield entry, [entry] if isinstance(entry, Failure) else list(extract_one(*entry))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(jobs, len(work))) as pool:
+        tasks = [(str(p), e.name, localizer, all_runs) for p, e in work]
+        results = pool.map(_extract_in_worker, tasks, chunksize=4)
+        for entry in found:
+            yield entry, [entry] if isinstance(entry, Failure) else next(results)
