@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -114,6 +115,45 @@ def test_entry_point_plugins_load_and_broken_ones_are_skipped(tmp_path: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['it broke'] ['broken']"
+
+
+def test_builtin_plugin_comes_through_its_entry_point_before_third_party_plugins(tmp_path: Path) -> None:
+    """codetracer's own formats and localizers are an entry-point plugin like any other, registered first, so a
+    third-party localizer is listed (and is the default) before the built-in ones, as when built-ins were
+    registered by hand."""
+    (tmp_path / "ct_demo_localizer.py").write_text(
+        textwrap.dedent(
+            """
+            from codetracer.hooks.specs import hookimpl
+
+            class Demo:
+                name = "demo"
+
+                def localize(self, run):
+                    return None
+
+            @hookimpl
+            def codetracer_register_localizers(register):
+                register(Demo())
+            """
+        )
+    )
+    dist = tmp_path / "ct_demo_localizer-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ct-demo-localizer\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[codetracer]\ndemo = ct_demo_localizer\n")
+    script = textwrap.dedent(
+        f"""
+        import sys; sys.path.insert(0, {str(tmp_path)!r})  # the demo distribution is found first
+        from codetracer.hooks.manager import get_plugin_manager
+        from codetracer.localize.registry import LocalizerRegistry
+        pm = get_plugin_manager()
+        print([name for name, _ in pm.list_name_plugin()], LocalizerRegistry.from_plugins(pm).names())
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CODETRACER_BASE_URL", "CODETRACER_MODEL")}  # no LLM
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "['builtin', 'otel', 'demo'] ['demo', 'signals']"
 
 
 def test_import_codetracer_is_light() -> None:

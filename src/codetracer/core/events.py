@@ -200,7 +200,7 @@ class Events:
         )
 
     def record(self, run_id: str, mapper: str, payload: Any, *, timestamp: float | None = None) -> None:
-        """A framework's own record, mapped onto the events above later by ``mapper`` (``"module:Name"``)."""
+        """A framework's own record, mapped onto the events above later by ``mapper`` (a registered name)."""
         self._h.codetracer_record(run_id, mapper, payload, timestamp)
 
     def recorder(self, run_id: str, mapper: str) -> Recorder:

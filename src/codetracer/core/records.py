@@ -6,8 +6,11 @@ that knows it; the tree builder makes one mapper per run and mapper name and fee
 whenever the tree is built (run end on the tracer's writer thread, a snapshot of an open run, crash recovery). The
 mapper is usually the very replay the adapter's artifact extractor runs, so the live tree is the artifact's tree.
 
-Mappers are named ``"package.module:Name"`` rather than passed as objects so a journal can be recovered by another
-process (``codetracer recover``) that never saw the adapter.
+Mappers are named rather than passed as objects so a journal can be recovered by another process (``codetracer
+recover``) that never saw the adapter. The name is a stable one that plugins register
+(``codetracer_register_mappers``: ``"mini-swe-agent"``, ``"openhands"``, ...), never the module the mapper lives in,
+so moving a mapper does not strand the journals that name it; ``"package.module:Name"`` still works as a name (what
+journals written before mappers had names hold, and what a plugin may pass without registering).
 """
 
 from __future__ import annotations
@@ -40,16 +43,32 @@ class MapperError(Exception):
     """A mapper name that does not load (recorded in the run as an error; the rest of the tree is kept)."""
 
 
+def mapper_names() -> dict[str, Any]:
+    """The record mappers plugins register, by name: a mapper class or its ``"package.module:Name"``.
+
+    Asked of the process-wide plugin manager's ``codetracer_register_mappers`` hook; when two plugins register one
+    name, the first answer pluggy collects (the plugin registered last) is kept.
+    """
+    from codetracer.hooks.manager import get_plugin_manager
+
+    found: dict[str, Any] = {}
+    get_plugin_manager().hook.codetracer_register_mappers(register=found.setdefault)
+    return found
+
+
 def load_mapper(name: str) -> type[RecordMapper]:
-    """The mapper class named ``"package.module:Name"`` (imported once)."""
+    """The mapper class registered as ``name``, or named by it (``"package.module:Name"``), imported once."""
     found = _loaded.get(name)
     if found is not None:
         return found
-    module_name, _, attr = name.partition(":")
-    try:
-        found = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise MapperError(f"record mapper {name!r} cannot be loaded: {exc}") from None
-    _loaded[name] = found
-    return found
-
+    target = mapper_names().get(name)
+    if target is None and ":" not in name:
+        raise MapperError(f"record mapper {name!r} cannot be loaded: no plugin registers a mapper of that name")
+    if target is None or isinstance(target, str):
+        module_name, _, attr = (target or name).partition(":")
+        try:
+            target = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise MapperError(f"record mapper {name!r} cannot be loaded: {exc}") from None
+    _loaded[name] = target
+    return target

@@ -213,10 +213,15 @@ class PluginManager(pluggy.PluginManager):
         return self._originals.get(name)
 
     def load_entrypoint_plugins(self) -> None:
-        """Load third-party plugins from the ``codetracer`` entry-point group; a broken one is logged and skipped."""
+        """Load the plugins of the ``codetracer`` entry-point group; a broken one is logged and skipped.
+
+        codetracer's own plugins (its built-in formats, localizers and mappers, :mod:`codetracer.plugins`) come this
+        way too, registered before the others: pluggy calls the plugin registered last first, so a third-party
+        plugin's contributions come before the built-in ones, as they always have.
+        """
         from importlib.metadata import entry_points
 
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: not _ours(ep)):
             if self.has_plugin(ep.name):
                 continue
             try:
@@ -231,25 +236,23 @@ _default: PluginManager | None = None
 _default_lock = threading.Lock()
 
 
-def builtin_plugins() -> list[tuple[str, object]]:
-    """codetracer's own registry plugins (extractors and localizers), imported lazily by name."""
-    from codetracer.adapters import builtin
-
-    return [("codetracer.builtin", builtin)]
+def _ours(ep: Any) -> bool:
+    """Whether entry point ``ep`` is advertised by codetracer's own distribution."""
+    dist = getattr(ep, "dist", None)
+    return dist is not None and (dist.name or "").lower() == specs.PROJECT
 
 
 def get_plugin_manager() -> PluginManager:
-    """The process-wide manager: built-in plugins plus entry points of group ``codetracer``.
+    """The process-wide manager: the plugins of entry-point group ``codetracer``, codetracer's own first.
 
     Trace-event sinks (tree builder, journal) are not registered here: each :class:`~codetracer.core.tracer.Tracer`
-    owns a manager of its own so tracers stay independent. This one serves the registries.
+    owns a manager of its own so tracers stay independent. This one serves the registries (artifact formats,
+    localizers, record mappers).
     """
     global _default
     with _default_lock:
         if _default is None:
             pm = PluginManager()
-            for name, plugin in builtin_plugins():
-                pm.register(plugin, name=name)
             pm.load_entrypoint_plugins()
             _default = pm
         return _default

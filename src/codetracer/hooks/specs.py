@@ -269,8 +269,10 @@ def codetracer_record(run_id: str, mapper: str, payload: Any, timestamp: float |
     implementation, records skip the dispatch and go straight into the run's events and journal; once a plugin
     implements this hook, every record reaches it, including later records of runs already open.
 
-    :param mapper: ``"package.module:Name"`` of a :class:`~codetracer.core.records.RecordMapper`; one is made per
-        run and mapper, fed the run's records in order, and closed before the run's ``run_finished`` applies.
+    :param mapper: the registered name of a :class:`~codetracer.core.records.RecordMapper`
+        (:func:`codetracer_register_mappers`; ``"package.module:Name"`` of one works too); one is made per run and
+        mapper, fed the run's records in order, and closed before the run's ``run_finished`` applies. The name is
+        journaled with every record, so it must outlive any move of the mapper's module.
     :param payload: JSON-like data, journaled as JSON (a serialised event may come as its JSON text, which the
         mapper parses); it must not change after the call.
     """
@@ -328,4 +330,15 @@ def codetracer_register_localizers(register: Callable[[Any], None]) -> None:
     """Call ``register(localizer)`` for each failure localizer the plugin provides.
 
     A localizer has ``name`` and ``localize(run) -> Diagnosis``.
+    """
+
+
+@hookspec
+def codetracer_register_mappers(register: Callable[[str, Any], None]) -> None:
+    """Call ``register(name, mapper)`` for each record mapper the plugin provides (see :func:`codetracer_record`).
+
+    ``name`` is what adapters pass as ``mapper`` and what journals keep, so it must stay the same for good;
+    ``mapper`` is the :class:`~codetracer.core.records.RecordMapper` class or its ``"package.module:Name"``, imported
+    only when a run's records are first mapped. A mapper known under an earlier name is registered under that name
+    too, so the journals written then still recover.
     """

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events
 
-MAPPER = "codetracer.adapters.langchain.turns:TurnMapper"
-"""The record mapper of live LangChain runs."""
+MAPPER = "langchain"
+"""The registered name of :class:`TurnMapper`, the record mapper of live LangChain runs (see
+:mod:`codetracer.plugins`)."""
 
 _COMMAND_KEYS = ("command", "cmd", "script")
 _PATH_KEYS = ("path", "file_path", "filename", "file")
@@ -225,8 +226,9 @@ class TurnMapper:
             self.ev.step_finished(self.run_id, step_key, timestamp=ts)
 
 
-GRAPH_MAPPER = "codetracer.adapters.langchain.turns:GraphMapper"
-"""The record mapper of LangGraph graphs traced through their task stream (``adapters/langchain/graph.py``)."""
+GRAPH_MAPPER = "langgraph"
+"""The registered name of :class:`GraphMapper`, the record mapper of LangGraph graphs traced through their task
+stream (``adapters/langchain/graph.py``)."""
 
 
 class GraphMapper(TurnMapper):

@@ -51,8 +51,9 @@ _ATTR = "_codetracer_live"
 
 Verifier = Callable[[Mapping[str, Any]], "bool | None"]
 
-MAPPER = "codetracer.adapters.mini_swe_agent.live:MessageMapper"
-"""The record mapper of live mini-swe-agent runs (its records are the agent's messages)."""
+MAPPER = "mini-swe-agent"
+"""The registered name of :class:`MessageMapper`, the record mapper of live mini-swe-agent runs (its records are the
+agent's messages; see :mod:`codetracer.plugins`)."""
 
 
 class MessageMapper:

@@ -70,8 +70,9 @@ class _LiveReplay(_SdkReplay):
         self.model = model
 
 
-MAPPER = "codetracer.adapters.openhands.live:EventMapper"
-"""The record mapper of live OpenHands runs."""
+MAPPER = "openhands"
+"""The registered name of :class:`EventMapper`, the record mapper of live OpenHands runs (see
+:mod:`codetracer.plugins`)."""
 
 
 class EventMapper:
