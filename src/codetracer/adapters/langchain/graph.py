@@ -23,7 +23,7 @@ through the callback handler (:mod:`codetracer.adapters.langchain.live`).
 
 ``codetracer.langchain()`` traces every outermost run of such a graph the same way, by wrapping ``Pregel.stream``
 and ``astream`` while it is registered (:func:`patch_pregel`); its callback handler is kept out of those runs
-(:data:`~codetracer.adapters.langchain.live.GRAPH_RUN`).
+(:data:`~codetracer.adapters.langchain.common.GRAPH_RUN`).
 
 The codetracer run id is LangChain's root run id (``config["run_id"]``, set when absent) and is claimed for the
 tracer, so a process-wide handler (``codetracer.langchain()``) does not record the same run a second time. Tracing
@@ -40,8 +40,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from codetracer.adapters.langchain import live
-from codetracer.adapters.langchain.live import (
+from codetracer.adapters.langchain.common import (
     FRAMEWORK,
     GRAPH_RUN,
     Verifier,
@@ -50,6 +49,11 @@ from codetracer.adapters.langchain.live import (
     error_text,
     run_metadata,
     task_and_parent,
+)
+from codetracer.adapters.langchain.handlers import (
+    AsyncCodetracerCallbackHandler,
+    CodetracerCallbackHandler,
+    global_handler,
 )
 from codetracer.adapters.langchain.turns import GRAPH_MAPPER
 from codetracer.core.tracer import Tracer
@@ -160,7 +164,7 @@ def _outermost(graph: Any, config: Any, current: Callable[[], GraphTracing | Non
             if getattr(callbacks, "parent_run_id", None) is not None:
                 return None  # inside another LangChain run: the handler records it as part of that run
             handlers = getattr(callbacks, "handlers", callbacks) or ()
-            if any(isinstance(h, live.CodetracerCallbackHandler | live.AsyncCodetracerCallbackHandler)
+            if any(isinstance(h, CodetracerCallbackHandler | AsyncCodetracerCallbackHandler)
                    for h in handlers):
                 return None  # a handler bound by the caller records it, with its own options
         return tracing
@@ -273,10 +277,10 @@ class _Session:
         """When the previous chunk came: the start of whatever the next one reports."""
         self.record: Any = None
         """Journals one record of this run (:meth:`~codetracer.core.events.Events.recorder`), once it started."""
-        global_handler = live.global_handler()
-        self.mark = tracing.tracer if global_handler is not None and global_handler.recorder.tracer is tracing.tracer \
+        handler = global_handler()
+        self.mark = tracing.tracer if handler is not None and handler.recorder.tracer is tracing.tracer \
             else None
-        """What :data:`~codetracer.adapters.langchain.live.GRAPH_RUN` names while LangGraph computes this run's chunks
+        """What :data:`~codetracer.adapters.langchain.common.GRAPH_RUN` names while LangGraph computes this run's chunks
         (and only then: between chunks the caller's own LangChain runs are the global handler's, as ever). Set when
         the tracer's process-wide handler is registered: it keeps that handler out of the run's own LangChain runs,
         which it would only follow silently (the run is claimed) at the cost of LangChain's dispatch."""

@@ -103,7 +103,7 @@ class LangChainAttempts(AttemptRunner):
     ) -> AttemptResult:
         if n == 1:
             self.inputs = args[0] if args else kwargs.get("input", kwargs.get("inputs"))
-            from codetracer.adapters.langchain.live import _task_of
+            from codetracer.adapters.langchain.common import _task_of
 
             self.task = _task_of(self.inputs)
             inputs = self.inputs

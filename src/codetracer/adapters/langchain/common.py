@@ -1,0 +1,161 @@
+"""What the two ways of tracing LangChain share: the callback handler (:mod:`codetracer.adapters.langchain.live`) and
+the LangGraph graph path (:mod:`codetracer.adapters.langchain.graph`) both import it, and it imports neither.
+
+The run's framework name and metadata, its task, the outcome of a run that returned, the claims that keep two
+codetracer layers from recording one LangChain run twice, and :data:`GRAPH_RUN`, the context in which the graph path
+records a run. Nothing here imports LangChain.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+from uuid import UUID
+
+from codetracer.adapters.langchain.turns import message_role_and_text
+from codetracer.core.model import Outcome
+from codetracer.core.tracer import Tracer
+
+log = logging.getLogger("codetracer.langchain")
+
+FRAMEWORK = "langchain"
+FRAMEWORK_MODULES: tuple[str, ...] = ("langchain", "langchain_core", "langgraph", "langchain_openai")
+"""Top-level packages whose runnables :func:`~codetracer.adapters.langchain.live.instrument` accepts (any
+``Runnable`` works)."""
+
+Verifier = Callable[[Any], Any]
+"""``verifier(outputs)`` of the outermost run -> ``True``/``False``/``"solved"``/``"failed"``/``None``."""
+
+_TASK_KEYS = ("input", "question", "query", "task", "prompt", "instruction")
+_SCALARS = (str, int, float, bool)
+
+
+class _Claims:
+    """The outermost LangChain runs being recorded into one tracer, by any of its handlers.
+
+    A run can reach two handlers of the same tracer (``codetracer.trace(agent)`` while ``codetracer.langchain()`` is
+    registered): both would emit the same run id and double every call. The first handler to see the run records it;
+    the others follow it silently.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.roots: set[UUID] = set()
+
+    def claim(self, root: UUID) -> bool:
+        with self.lock:
+            if root in self.roots:
+                return False
+            self.roots.add(root)
+            return True
+
+    def release(self, root: UUID) -> None:
+        with self.lock:
+            self.roots.discard(root)
+
+
+_claims_by_tracer: weakref.WeakKeyDictionary[Tracer, _Claims] = weakref.WeakKeyDictionary()
+_claims_lock = threading.Lock()
+
+
+def claims_of(tracer: Tracer) -> _Claims:
+    """The claims of ``tracer``'s runs, shared by its handlers and its traced graphs (one run, one recorder)."""
+    with _claims_lock:
+        claims = _claims_by_tracer.get(tracer)
+        if claims is None:
+            claims = _claims_by_tracer[tracer] = _Claims()
+        return claims
+
+
+GRAPH_RUN: ContextVar[Tracer | None] = ContextVar("codetracer_graph_run", default=None)
+"""The tracer whose graph path (:mod:`codetracer.adapters.langchain.graph`) records the LangGraph run being computed
+in this context. Set only while LangGraph computes a chunk of that run (its nodes, models and tools, in this thread,
+in LangGraph's worker threads and tasks, which copy the context); the global handler of the same tracer stays out of
+those LangChain runs, and a graph invoked inside them is seen through what its node writes."""
+
+
+def _task_of(inputs: Any) -> str | None:
+    """The task statement of a run from its outermost inputs: the first user message, or an ``input``-like key."""
+    if isinstance(inputs, str):
+        return inputs or None
+    messages: Any = None
+    if isinstance(inputs, Mapping):
+        messages = inputs.get("messages")
+        if messages is None:
+            for key in _TASK_KEYS:
+                value = inputs.get(key)
+                if isinstance(value, str) and value:
+                    return value
+            return None
+    elif isinstance(inputs, list):
+        messages = inputs
+    if not isinstance(messages, list):
+        return None
+    for message in messages:
+        role, text = message_role_and_text(message)
+        if role in ("human", "user") and text:
+            return text
+    return None
+
+
+def _scalar_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The user's own run metadata (thread ids, tenants ...), without LangChain/LangGraph bookkeeping."""
+    if not metadata:
+        return {}
+    return {
+        key: value
+        for key, value in metadata.items()
+        if isinstance(value, _SCALARS) and not key.startswith(("langgraph_", "ls_", "checkpoint_", "lc_"))
+    }
+
+
+def error_text(error: BaseException) -> str:
+    """An exception's message, or its repr when it has none."""
+    return str(error) or repr(error)
+
+
+def run_metadata(
+    run_id: UUID,
+    name: str | None,
+    tags: Sequence[str] | None,
+    metadata: Mapping[str, Any] | None,
+    parent_run_id: UUID | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The metadata of a codetracer run from its outermost LangChain run: ids, name, tags, the user's scalars."""
+    meta: dict[str, Any] = {"langchain_run_id": str(run_id), **_scalar_metadata(metadata), **extra}
+    if name:
+        meta["name"] = name
+    if tags:
+        meta["tags"] = list(tags)
+    if metadata and metadata.get("ls_integration") == "langgraph":
+        meta["langgraph"] = True
+    if parent_run_id is not None:
+        meta["langchain_parent_run_id"] = str(parent_run_id)
+    return meta
+
+
+def task_and_parent(inputs: Any, metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """The run's task and, for an attempt of reflective replay (:mod:`codetracer.adapters.langchain.replay`), the
+    codetracer run it retries, which replay names in the run's metadata together with the original task."""
+    task = _task_of(inputs)
+    parent = metadata.get("codetracer_parent_run_id") if metadata else None
+    if not isinstance(parent, str):
+        return task, None
+    named = metadata.get("codetracer_task") if metadata else None
+    return (named if isinstance(named, str) and named else task), parent
+
+
+def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, outputs: Any) -> str:
+    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``."""
+    if verifier is not None:
+        try:
+            outcome = verifier(outputs)
+        except Exception as exc:  # noqa: BLE001 - a broken verifier must not lose the run
+            log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
+            outcome = None
+    return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
