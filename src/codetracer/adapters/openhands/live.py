@@ -8,7 +8,7 @@ One line registers it, at construction, because the SDK takes event callbacks on
 the SDK persisted it, in order. The callback turns each event into the SDK event *dict* the persisted
 ``events/event-NNNNN-<id>.json`` file holds and records it (``codetracer_record``: journaled, kept with the run);
 off the agent's thread, :class:`EventMapper` hands the recorded dicts to the replay of the persisted-conversation
-extractor (:mod:`codetracer.adapters.openhands.artifacts`), so the live tree is, by construction, the tree
+extractor (:mod:`codetracer.adapters.openhands.sdk`), so the live tree is, by construction, the tree
 ``codetracer analyze`` later extracts from the conversation's ``persistence_dir``: ``ActionEvent``s sharing an
 ``llm_response_id`` form one step whose tool calls are parallel siblings; ``ObservationEvent`` /
 ``AgentErrorEvent`` / ``UserRejectObservation`` answer a call by its tool call id; ``MessageEvent``s become messages.
@@ -33,16 +33,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from codetracer.adapters.openhands.artifacts import (
-    FRAMEWORK,
-    MAPPED_KINDS,
-    _content_text,
-    _outcome_from_state,
-    _SdkReplay,
-    _Steps,
-    _timestamp,
-    status_of_update,
-)
+from codetracer.adapters.openhands.common import FRAMEWORK, _content_text, _outcome_from_state, _Steps, _timestamp
+from codetracer.adapters.openhands.sdk import MAPPED_KINDS, _SdkReplay, status_of_update
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
