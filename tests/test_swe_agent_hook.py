@@ -66,9 +66,9 @@ Call = tuple[str, dict[str, Any]]
 @pytest.fixture
 def strict(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The hook swallows its own exceptions (they must never reach the agent): make sure none happened."""
-    import codetracer.adapters.swe_agent.live as live
+    import codetracer.adapters.swe_agent.hook as hook
 
-    monkeypatch.setattr(live, "_reported", set())
+    monkeypatch.setattr(hook, "_reported", set())
     with caplog.at_level("ERROR", logger="codetracer"):
         yield
     assert not [r for r in caplog.records if r.name.startswith("codetracer")], caplog.text

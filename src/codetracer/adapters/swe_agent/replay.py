@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from codetracer.adapters.swe_agent.live import SweAgentHook, _get, instrument, outcome_of
+from codetracer.adapters.swe_agent.hook import SweAgentHook, _get, outcome_of
+from codetracer.adapters.swe_agent.live import instrument
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
 from codetracer.replay.engine import AttemptResult, AttemptRunner, Judge
