@@ -1,7 +1,4 @@
-"""OpenTelemetry export: a finished trace tree as spans following the GenAI semantic conventions.
-
-Why spans: teams already run an OTLP collector or an LLM observability tool (Phoenix, Langfuse, Jaeger, ...). Sending
-codetracer's tree there puts the failure diagnosis next to the rest of their telemetry without a new UI.
+"""A finished trace tree as OpenTelemetry spans following the GenAI semantic conventions (the span mapping).
 
 Span layout (one trace per run)::
 
@@ -12,45 +9,26 @@ Span layout (one trace per run)::
           execute_tool {tool}           a tool call: gen_ai.tool.name, gen_ai.tool.call.id, command, exit code
           execute_tool {tool}           parallel tool calls of one step are siblings
 
-Three ways in:
-
-* :func:`tree_to_spans` writes one finished :class:`~codetracer.core.model.Run` into any ``TracerProvider``;
-* :class:`OtelExporter` is a plugin for live tracing: the :class:`~codetracer.core.tracer.Tracer`'s writer thread
-  hands it each finished tree (hook ``codetracer_run_completed``) and it only enqueues spans into the SDK's
-  ``BatchSpanProcessor``, whose own thread talks to the collector, so a slow or dead collector never blocks the agent;
-* :func:`send_runs` exports stored or analyzed runs synchronously and says whether the collector took them
-  (``codetracer export-otel``).
-
-opentelemetry is imported only inside these functions: ``import codetracer`` and a Tracer without OTel export never
-load it. The GenAI attribute names below are the ones of ``opentelemetry-semantic-conventions``
+:func:`tree_to_spans` writes one :class:`~codetracer.core.model.Run` into any ``TracerProvider``. The GenAI
+attribute names below are the ones of ``opentelemetry-semantic-conventions``
 (``opentelemetry.semconv._incubating.attributes.gen_ai_attributes``); they are spelled out here because that module
 is incubating and marks them as moved to the GenAI conventions repository, and a test checks they still match.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
-import logging
 import os
-import threading
 import time
-import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from codetracer import __version__
-from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Call, Outcome, Run, Stage, Step
-from codetracer.hooks.specs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Span
-
-log = logging.getLogger("codetracer.otel")
 
 # -- GenAI semantic convention names (checked against the installed semconv package by the tests) ------------------
 
@@ -81,12 +59,6 @@ SCOPE = "codetracer"
 CAPTURE_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The GenAI instrumentations' opt-in switch for prompt/response content; codetracer honours it for the same data."""
 
-ENABLE_ENV = "CODETRACER_OTEL"
-"""``CODETRACER_OTEL=1`` turns on the entry-point exporter for every Tracer in the process."""
-
-EXIT_TIMEOUT_ENV = "CODETRACER_OTEL_EXIT_TIMEOUT"
-"""Seconds the process may spend at exit sending the last spans (default 5): a dead collector must not hang exit."""
-
 TICK_NS = 1_000_000
 """Length of a synthetic time slot (1 ms) for tree nodes whose source recorded no timestamps."""
 
@@ -111,25 +83,6 @@ def _clip(text: str, limit: int = CONTENT_LIMIT) -> str:
         return text
     half = limit // 2
     return f"{text[:half]}\n...[{len(text) - 2 * half} characters elided]...\n{text[-half:]}"
-
-
-def traces_url(endpoint: str) -> str:
-    """The OTLP/HTTP traces URL for ``endpoint``: a base URL (``http://host:4318``) gets ``/v1/traces`` appended,
-    as ``OTEL_EXPORTER_OTLP_ENDPOINT`` does; a URL already ending in ``/v1/traces`` is kept."""
-    url = endpoint.rstrip("/")
-    return url if url.endswith("/v1/traces") else f"{url}/v1/traces"
-
-
-def resolved_endpoint(endpoint: str | None = None) -> str:
-    """Where spans go: ``endpoint``, else ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, else ``OTEL_EXPORTER_OTLP_ENDPOINT``
-    plus ``/v1/traces``, else the OTLP/HTTP default ``http://localhost:4318/v1/traces``."""
-    if endpoint:
-        return traces_url(endpoint)
-    signal = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
-    if signal:
-        return signal
-    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    return traces_url(base or "http://localhost:4318")
 
 
 # -- timeline -----------------------------------------------------------------------------------------------------
@@ -550,290 +503,3 @@ def tree_to_spans(run: Run, tracer_provider: TracerProvider, *, capture_content:
         root.set_status(Status(StatusCode.ERROR, why))
     root.end(end_time=run_end)
     return format(root.get_span_context().trace_id, "032x")
-
-
-# -- building an OTLP pipeline ------------------------------------------------------------------------------------
-
-
-def _require_otel() -> None:
-    try:
-        import opentelemetry.exporter.otlp.proto.http.trace_exporter
-        import opentelemetry.sdk.trace  # noqa: F401
-    except ImportError as exc:
-        raise CodetracerError(
-            f"OpenTelemetry export needs the otel extra: pip install 'codetracer[otel]' ({exc})"
-        ) from None
-
-
-def _resource() -> Any:
-    """The SDK resource from ``OTEL_RESOURCE_ATTRIBUTES`` / ``OTEL_SERVICE_NAME``, named ``codetracer`` by default."""
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-
-    try:
-        resource = Resource.create()
-    except RuntimeError:  # at interpreter exit the SDK's detector thread pool can no longer start
-        resource = Resource({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or "unknown_service"})
-    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
-        resource = resource.merge(Resource({SERVICE_NAME: "codetracer"}))
-    return resource
-
-
-def otlp_span_exporter(
-    endpoint: str | None = None, *, headers: Mapping[str, str] | None = None, timeout: float | None = None
-) -> SpanExporter:
-    """An OTLP/HTTP (protobuf) span exporter; without arguments it follows the standard ``OTEL_EXPORTER_OTLP_*``
-    variables (endpoint, headers, timeout, compression, certificates)."""
-    _require_otel()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter(
-        endpoint=traces_url(endpoint) if endpoint else None,
-        headers=dict(headers) if headers is not None else None,
-        timeout=timeout,
-    )
-
-
-def _bounded(func: Callable[[], object], timeout: float, name: str) -> bool:
-    """Run ``func`` on a daemon thread and wait at most ``timeout`` seconds: the SDK's ``force_flush`` has no
-    working timeout, and a hanging collector must not hang the caller. True when it finished and returned truthy."""
-    done = threading.Event()
-    result: list[object] = [False]
-
-    def target() -> None:
-        try:
-            result[0] = func()
-        except Exception:
-            log.exception("codetracer OpenTelemetry %s failed", name)
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name=f"codetracer-otel-{name}", daemon=True).start()
-    return done.wait(timeout) and result[0] is not False
-
-
-# -- live export plugin -------------------------------------------------------------------------------------------
-
-_explicit_exporters: weakref.WeakSet[OtelExporter] = weakref.WeakSet()
-
-
-class OtelExporter:
-    """Live OpenTelemetry export of every run a Tracer finishes.
-
-    Register it on a tracer (``tracer.pm.register(OtelExporter())``) or set ``CODETRACER_OTEL=1`` to turn on the
-    instance codetracer advertises as entry point ``otel`` (loaded by every Tracer). The Tracer's writer thread calls
-    the ``codetracer_run_completed`` hook with the finished, validated tree; it turns the tree into spans and hands
-    them to a ``BatchSpanProcessor``, which queues them (dropping, never waiting, when its queue is full) and sends
-    them from its own thread. So the agent's thread never touches OpenTelemetry, and a slow or dead collector costs
-    the agent nothing; export failures are logged by the SDK and counted here, never raised.
-
-    :param endpoint: collector base URL or traces URL (default: the ``OTEL_EXPORTER_OTLP_*`` variables).
-    :param tracer_provider: send through this provider instead (e.g. the one Phoenix's ``register()`` returns);
-        codetracer then neither flushes nor shuts it down at exit.
-    :param span_exporter: use this SDK span exporter (console, gRPC, ...) behind a ``BatchSpanProcessor``.
-    :param localize: diagnose failed runs that have no diagnosis yet with the default localizer before export.
-    :param capture_content: send texts too (default ``$OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``).
-    :param enabled: ``True`` always exports; ``None`` exports only while ``$CODETRACER_OTEL`` is set (and no
-        explicitly created exporter exists, so runs are not sent twice).
-    """
-
-    def __init__(
-        self,
-        endpoint: str | None = None,
-        *,
-        tracer_provider: TracerProvider | None = None,
-        span_exporter: SpanExporter | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        localize: bool = True,
-        capture_content: bool | None = None,
-        enabled: bool | None = True,
-    ) -> None:
-        self.endpoint = endpoint
-        self.headers = headers
-        self.timeout = timeout
-        self.localize = localize
-        self.capture_content = capture_content
-        self.enabled = enabled
-        self.exported = 0
-        """Runs handed to the span processor."""
-        self.failures = 0
-        """Runs that could not be turned into spans (logged once)."""
-        self._provider: TracerProvider | None = tracer_provider
-        self._owns_provider = tracer_provider is None
-        self._span_exporter = span_exporter
-        self._lock = threading.Lock()
-        self._broken = False
-        self._localizer: Any = None
-        self._localizer_loaded = False
-        if enabled:
-            _explicit_exporters.add(self)
-
-    @property
-    def active(self) -> bool:
-        """Whether :meth:`export_run` sends anything right now."""
-        if self._broken or self.enabled is False:
-            return False
-        if self.enabled is None:
-            explicit = any(e.enabled and not e._broken for e in list(_explicit_exporters))
-            return _truthy(os.environ.get(ENABLE_ENV)) and not explicit
-        return True
-
-    def provider(self) -> TracerProvider:
-        """The tracer provider spans go to; built on first use (imports OpenTelemetry only then)."""
-        if self._provider is None:
-            with self._lock:
-                if self._provider is None:
-                    _require_otel()
-                    from opentelemetry.sdk.trace import TracerProvider
-                    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-                    exporter = self._span_exporter or otlp_span_exporter(
-                        self.endpoint, headers=self.headers, timeout=self.timeout
-                    )
-                    # shutdown_on_exit=False: the SDK's own exit hook flushes without a time limit.
-                    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
-                    provider.add_span_processor(BatchSpanProcessor(exporter))
-                    atexit.register(self._at_exit)
-                    self._provider = provider
-        return self._provider
-
-    def _default_localizer(self) -> Any:
-        if not self._localizer_loaded:
-            from codetracer.localize.registry import LocalizerRegistry
-
-            self._localizer = LocalizerRegistry.from_plugins().get()
-            self._localizer_loaded = True
-        return self._localizer
-
-    def _prepared(self, run: Run) -> Run:
-        """``run`` with a diagnosis when it failed and has none; a copy, so the Tracer's stored tree is untouched."""
-        if not self.localize or run.diagnosis is not None or run.outcome is not Outcome.FAILED:
-            return run
-        try:
-            localizer = self._default_localizer()
-            if localizer is None:
-                return run
-            return run.model_copy(update={"diagnosis": localizer.localize(run)})
-        except Exception as exc:  # noqa: BLE001 - export the tree without a diagnosis rather than nothing
-            log.warning("codetracer could not diagnose run %s for export (%s: %s)", run.id, type(exc).__name__, exc)
-            return run
-
-    @hookimpl
-    def codetracer_run_completed(self, run: Run) -> None:
-        """The tracer's writer thread hands over each finished tree: export it."""
-        self.export_run(run)
-
-    def export_run(self, run: Run) -> None:
-        """Queue ``run`` as spans for export. Called by the Tracer off the agent's thread; never raises."""
-        if not self.active:
-            return
-        try:
-            tree_to_spans(self._prepared(run), self.provider(), capture_content=self.capture_content)
-            self.exported += 1
-        except CodetracerError as exc:
-            self._broken = True
-            log.warning("codetracer OpenTelemetry export is off: %s", exc)
-        except Exception as exc:  # noqa: BLE001 - an exporter must never reach the agent
-            self.failures += 1
-            if self.failures == 1:
-                log.warning(
-                    "codetracer could not export run %s to OpenTelemetry (%s: %s); further failures are counted",
-                    run.id,
-                    type(exc).__name__,
-                    exc,
-                )
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Send what is queued, waiting at most ``timeout`` seconds; False when it was not sent in time."""
-        provider = self._provider
-        if provider is None:
-            return True
-        return _bounded(provider.force_flush, timeout, "flush")
-
-    def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush and stop the export thread (only a provider codetracer built), waiting at most ``timeout`` seconds."""
-        provider = self._provider
-        if provider is None or not self._owns_provider:
-            return True
-        atexit.unregister(self._at_exit)
-        self._broken = True  # nothing more can be sent through a shut-down provider
-
-        def stop() -> bool:
-            provider.shutdown()
-            return True
-
-        return _bounded(stop, timeout, "shutdown")
-
-    def _at_exit(self) -> None:
-        """At exit: let live tracers close their open runs first (so those get exported too), then flush, bounded."""
-        try:
-            from codetracer.core.tracer import _close_all_tracers
-
-            _close_all_tracers()
-        except Exception:
-            log.exception("codetracer could not close tracers before the OpenTelemetry flush")
-        try:
-            timeout = float(os.environ.get(EXIT_TIMEOUT_ENV, "5"))
-        except ValueError:
-            timeout = 5.0
-        if not self.shutdown(timeout):
-            log.warning("codetracer: the OpenTelemetry collector did not take the last spans within %.0f s", timeout)
-
-
-env_exporter = OtelExporter(enabled=None)
-"""The instance behind entry point ``codetracer.otel``: exports only while ``CODETRACER_OTEL`` is set."""
-
-
-# -- one-shot export ----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SendResult:
-    """What :func:`send_runs` sent: whether the collector accepted every batch, and the trace id of each run."""
-
-    ok: bool
-    endpoint: str
-    spans: int = 0
-    trace_ids: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-
-
-def send_runs(
-    runs: Iterable[Run],
-    *,
-    endpoint: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-    capture_content: bool | None = None,
-    span_exporter: SpanExporter | None = None,
-    batch_size: int = 512,
-) -> SendResult:
-    """Export ``runs`` now and report whether the collector took them (for the CLI: a person waits for the answer).
-
-    The spans are built in memory first and then posted in batches of ``batch_size``, each request bounded by the
-    exporter's timeout (``timeout`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``, default 10 s, retries included).
-    """
-    _require_otel()
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    result = SendResult(ok=True, endpoint="(custom exporter)" if span_exporter else resolved_endpoint(endpoint))
-    for run in runs:
-        result.trace_ids[run.id] = tree_to_spans(run, provider, capture_content=capture_content)
-    spans = memory.get_finished_spans()
-    result.spans = len(spans)
-    exporter = span_exporter or otlp_span_exporter(endpoint, headers=headers, timeout=timeout)
-    try:
-        for i in range(0, len(spans), batch_size):
-            if exporter.export(spans[i : i + batch_size]) is not SpanExportResult.SUCCESS:
-                result.ok = False
-                result.error = f"the collector at {result.endpoint} did not accept the spans (see the log above)"
-                break
-    finally:
-        exporter.shutdown()
-        provider.shutdown()
-    return result
