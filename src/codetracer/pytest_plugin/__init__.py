@@ -2,8 +2,8 @@
 
 Registered through the ``pytest11`` entry point, so installing codetracer is the whole setup; it is **off** unless
 ``--codetracer`` is given (or ``codetracer = true`` in the ini file). Off, it adds its options and the ``codetracer``
-fixture and nothing else: this module imports only pytest and the standard library, no hook of it runs per test, and
-no agent framework is imported. pytest loads it in every session of every project where codetracer is installed, so
+fixture and nothing else: this package imports only pytest and the standard library, no hook of it runs per test,
+and no agent framework is imported. pytest loads it in every session of every project where codetracer is installed, so
 anything heavier is imported inside functions.
 
 On, every agent run inside a test is traced through codetracer's live adapters, installed automatically for each
@@ -17,20 +17,18 @@ at session end):
   local conversation's run ends when ``run()`` returns;
 * SWE-agent: each ``DefaultAgent`` gets the codetracer hook at construction.
 
-When a test fails, its report gets a section with each run's tree (stages not holding the onset folded), the
-localized onset and chain (default localizer), and where the full trace is (a JSON file and the store under
-``--codetracer-dir``). Tracing never changes a test's outcome: every hook body here is guarded, and the adapters never
-let an exception reach the agent.
+The patches are in :mod:`codetracer.pytest_plugin.frameworks`; this module holds the options, the fixture and the
+per-test session. When a test fails, its report gets a section with each run's tree (stages not holding the onset
+folded), the localized onset and chain (default localizer), and where the full trace is (a JSON file and the store
+under ``--codetracer-dir``). Tracing never changes a test's outcome: every hook body here is guarded, and the
+adapters never let an exception reach the agent.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.abc
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,10 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-if TYPE_CHECKING:  # pragma: no cover
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
+from codetracer.pytest_plugin import frameworks
+from codetracer.pytest_plugin.frameworks import FrameworkPatches
 
+if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.model import Run
     from codetracer.core.tracer import Tracer
 
@@ -231,8 +229,7 @@ class CodetracerSession:
         self.keep = keep
         self._tracer: Tracer | None = None
         self._lock = threading.Lock()
-        self._undo: list[tuple[str, Callable[[], None]]] = []
-        self._finder: _PostImportFinder | None = None
+        self.patches = FrameworkPatches(self)
         self._warned: set[str] = set()
         self.traced_tests = 0
         self.off = False
@@ -273,174 +270,16 @@ class CodetracerSession:
 
     def install(self) -> None:
         """Patch the frameworks already imported; the others when (if ever) they are imported."""
-        patches: dict[str, Callable[[ModuleType], Callable[[], None] | None]] = {
-            "minisweagent.agents.default": self._patch_mini,
-            "langchain_core": self._patch_langchain,
-            "openhands.sdk.conversation.impl.local_conversation": self._patch_openhands_local,
-            "openhands.sdk.conversation.impl.remote_conversation": self._patch_openhands_remote,
-            "sweagent.agent.agents": self._patch_sweagent,
-        }
-        waiting: dict[str, Callable[[ModuleType], None]] = {}
-        for name, patch in patches.items():
-            module = sys.modules.get(name)
-            if module is not None:
-                self._apply(name, patch, module)
-            else:
-                waiting[name] = functools.partial(self._apply, name, patch)
-        self._finder = _PostImportFinder(waiting)
-        sys.meta_path.insert(0, self._finder)
-
-    def _apply(self, name: str, patch: Callable[[ModuleType], Callable[[], None] | None], module: ModuleType) -> None:
-        undo = self._guard(f"instrumenting {name}", patch, module)
-        if undo is not None:
-            self._undo.append((name, undo))
+        self.patches.install()
 
     def uninstall(self) -> None:
         """Undo every patch, newest first, and stop watching imports."""
-        if self._finder is not None:
-            try:
-                sys.meta_path.remove(self._finder)
-            except ValueError:
-                pass
-            self._finder = None
-        while self._undo:
-            name, undo = self._undo.pop()
-            self._guard(f"un-instrumenting {name}", undo)
+        self.patches.uninstall()
 
     @property
     def instrumented(self) -> list[str]:
         """Modules patched so far (for tests and the summary)."""
-        return [name for name, _ in self._undo]
-
-    def _patch_mini(self, module: ModuleType) -> Callable[[], None]:
-        """Wrap ``DefaultAgent.run``: the first run of each agent instruments it (instance-level, as
-        ``codetracer.trace(agent)`` does), later runs go through that instance wrapper; agents the test traced
-        itself keep their own tracer."""
-        from codetracer.adapters.mini_swe_agent import live as mini_live
-
-        cls = module.DefaultAgent
-        original = cls.__dict__["run"]
-        session = self
-
-        @functools.wraps(original)
-        def run(agent: Any, *args: Any, **kwargs: Any) -> Any:
-            if session.off or mini_live.live_state(agent) is not None:  # an instance wrapper is in charge, or off
-                return original(agent, *args, **kwargs)
-            state = session._guard("tracing a mini-swe-agent agent", session._mini_state, mini_live, agent)
-            if state is None:
-                return original(agent, *args, **kwargs)
-            state.guard("run start", state.begin, agent)  # this call is not through the instance wrapper: trace it
-            try:
-                result = original(agent, *args, **kwargs)
-            except BaseException as exc:
-                state.guard("run end", state.end, agent, None, exc)
-                raise
-            state.guard("run end", state.end, agent, result, None)
-            return result
-
-        cls.run = run
-        return functools.partial(_restore, cls, "run", run, original)
-
-    def _mini_state(self, mini_live: Any, agent: Any) -> Any:
-        mini_live.instrument(agent, self.tracer, metadata={"pytest_test": _current_test()})
-        return mini_live.live_state(agent)
-
-    def _patch_langchain(self, module: ModuleType) -> Callable[[], None]:
-        from codetracer.adapters.langchain import live as lc_live
-
-        handler = lc_live.register_global(self.tracer, metadata={"via": "pytest"})
-
-        def undo() -> None:
-            if lc_live.global_handler() is handler:
-                lc_live.unregister_global()
-
-        return undo
-
-    def _patch_openhands_local(self, module: ModuleType) -> Callable[[], None]:
-        return self._patch_openhands(module.LocalConversation, finish_on_run=True)
-
-    def _patch_openhands_remote(self, module: ModuleType) -> Callable[[], None]:
-        return self._patch_openhands(module.RemoteConversation, finish_on_run=False)
-
-    def _patch_openhands(self, cls: type, *, finish_on_run: bool) -> Callable[[], None]:
-        """Add a codetracer callback to each conversation's ``callbacks`` at construction (the only time the SDK
-        takes them); a local conversation's run ends when ``run()`` returns (remote ones report their status)."""
-        import inspect
-        import weakref
-
-        from codetracer.adapters.openhands.live import CodetracerCallback
-
-        callbacks: weakref.WeakKeyDictionary[Any, CodetracerCallback] = weakref.WeakKeyDictionary()
-        original_init = cls.__dict__["__init__"]
-        signature = inspect.signature(original_init)
-        session = self
-
-        def add_callback(conversation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-            if session.off:
-                return args, kwargs
-            bound = signature.bind(conversation, *args, **kwargs)
-            given = list(bound.arguments.get("callbacks") or [])
-            if any(isinstance(cb, CodetracerCallback) for cb in given):
-                return args, kwargs
-            agent = bound.arguments.get("agent")
-            model = getattr(getattr(agent, "llm", None), "model", None)
-            callback = CodetracerCallback(session.tracer, model=model if isinstance(model, str) else None,
-                                          metadata={"pytest_test": _current_test()})
-            bound.arguments["callbacks"] = [*given, callback]
-            try:
-                callbacks[conversation] = callback
-            except TypeError:
-                pass
-            return bound.args[1:], bound.kwargs
-
-        @functools.wraps(original_init)
-        def __init__(conversation: Any, *args: Any, **kwargs: Any) -> None:
-            changed = session._guard("tracing an OpenHands conversation", add_callback, conversation, args, kwargs)
-            if changed is not None:
-                args, kwargs = changed
-            original_init(conversation, *args, **kwargs)
-
-        cls.__init__ = __init__  # type: ignore[misc]
-        undo = [functools.partial(_restore, cls, "__init__", __init__, original_init)]
-        if finish_on_run and "run" in cls.__dict__:
-            original_run = cls.__dict__["run"]
-
-            def finish(conversation: Any) -> None:
-                callback = callbacks.get(conversation)
-                if callback is not None:
-                    callback.finish(status=getattr(getattr(conversation, "state", None), "execution_status", None))
-
-            @functools.wraps(original_run)
-            def run(conversation: Any, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    return original_run(conversation, *args, **kwargs)
-                finally:
-                    session._guard("finishing an OpenHands run", finish, conversation)
-
-            cls.run = run  # type: ignore[attr-defined]
-            undo.append(functools.partial(_restore, cls, "run", run, original_run))
-
-        def undo_all() -> None:
-            for step in reversed(undo):
-                step()
-
-        return undo_all
-
-    def _patch_sweagent(self, module: ModuleType) -> Callable[[], None]:
-        from codetracer.adapters.swe_agent import live as swe_live
-
-        cls = module.DefaultAgent
-        original = cls.__dict__["__init__"]
-        session = self
-
-        @functools.wraps(original)
-        def __init__(agent: Any, *args: Any, **kwargs: Any) -> None:
-            original(agent, *args, **kwargs)
-            if not session.off:
-                session._guard("tracing a SWE-agent agent", swe_live.instrument, agent, session.tracer)
-
-        cls.__init__ = __init__
-        return functools.partial(_restore, cls, "__init__", __init__, original)
+        return self.patches.instrumented
 
     # -- per test -----------------------------------------------------------------------------------------------------
 
@@ -448,7 +287,7 @@ class CodetracerSession:
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
         self.off = item.get_closest_marker("codetracer_off") is not None
         if self.off:
-            self._guard("pausing LangChain tracing", self._pause_langchain, True)
+            self._guard("pausing LangChain tracing", self.patches.pause_langchain, True)
         else:
             self._guard("starting a test", self._begin, item)
         try:
@@ -456,27 +295,16 @@ class CodetracerSession:
         finally:
             if self.off:
                 self.off = False
-                self._guard("resuming LangChain tracing", self._pause_langchain, False)
+                self._guard("resuming LangChain tracing", self.patches.pause_langchain, False)
             item_trace = item.stash.get(_ITEM, None)
             if item_trace is not None:
                 self._guard("ending a test", self._end, item, item_trace)
-
-    def _pause_langchain(self, pause: bool) -> None:
-        """The LangChain registration is process-wide: take it out for a ``codetracer_off`` test, then back."""
-        if "langchain_core" not in self.instrumented:
-            return
-        from codetracer.adapters.langchain import live as lc_live
-
-        if pause:
-            lc_live.unregister_global()
-        else:
-            lc_live.register_global(self.tracer, metadata={"via": "pytest"})
 
     def _begin(self, item: pytest.Item) -> None:
         tracer = self.tracer
         tracer.flush(timeout=10)
         item.stash[_ITEM] = _ItemTrace(start=len(tracer.runs), open_before=set(tracer.builder.open_run_ids()))
-        _CURRENT.nodeid = item.nodeid
+        frameworks.CURRENT.nodeid = item.nodeid
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
@@ -562,7 +390,7 @@ class CodetracerSession:
 
     def _end(self, item: pytest.Item, item_trace: _ItemTrace) -> None:
         """After teardown: keep (trace files) or drop (``--codetracer-keep=failed``) the test's finished runs."""
-        _CURRENT.nodeid = None
+        frameworks.CURRENT.nodeid = None
         self.traced_tests += 1
         if item_trace.failed:
             return
@@ -610,24 +438,6 @@ class CodetracerSession:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-class _Current(threading.local):
-    nodeid: str | None = None
-
-
-_CURRENT = _Current()
-
-
-def _current_test() -> str | None:
-    """The node id of the test running on this thread (run metadata), if known."""
-    return _CURRENT.nodeid
-
-
-def _restore(cls: type, name: str, ours: Any, original: Any) -> None:
-    """Put ``original`` back unless someone replaced our wrapper meanwhile (then theirs stays, wrapping ours)."""
-    if cls.__dict__.get(name) is ours:
-        setattr(cls, name, original)
-
-
 def _localize(run: Run) -> Any:
     from codetracer.localize.registry import LocalizerRegistry
 
@@ -646,57 +456,3 @@ def _safe_name(text: str) -> str:
     return name if len(name) <= 150 else name[:100] + "_" + name[-49:]
 
 
-class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Calls ``callbacks[name](module)`` right after module ``name`` is imported (first import only).
-
-    It finds nothing itself: it asks the other finders for the spec and wraps the loader so the callback runs once
-    the module's code has executed; the module keeps its real loader.
-    """
-
-    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
-        self.callbacks = callbacks
-        self._busy: set[str] = set()
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
-        callback = self.callbacks.get(fullname)
-        if callback is None or fullname in self._busy:
-            return None
-        self._busy.add(fullname)
-        try:
-            spec = None
-            for finder in sys.meta_path:
-                if finder is self or not hasattr(finder, "find_spec"):
-                    continue
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    break
-        finally:
-            self._busy.discard(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        self.callbacks.pop(fullname, None)
-        spec.loader = _CallbackLoader(spec.loader, callback)
-        return spec
-
-
-class _CallbackLoader(importlib.abc.Loader):
-    def __init__(self, loader: Any, callback: Callable[[ModuleType], None]) -> None:
-        self.loader = loader
-        self.callback = callback
-
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        create: Callable[[ModuleSpec], ModuleType | None] = self.loader.create_module
-        return create(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        module.__loader__ = self.loader
-        if module.__spec__ is not None:
-            module.__spec__.loader = self.loader
-        self.loader.exec_module(module)
-        try:
-            self.callback(module)
-        except Exception:  # the import the test asked for must succeed whatever happens here
-            log.warning("codetracer could not instrument %s", module.__name__, exc_info=True)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.loader, name)
