@@ -1,0 +1,196 @@
+"""The ``codetracer`` command line: ``analyze`` artifacts, ``ls`` and ``show`` stored runs, ``search`` steps.
+
+Every error is one line on stderr and a non-zero exit code, never a traceback (``CODETRACER_DEBUG=1`` shows it).
+Exit codes: 0 fine, 1 some inputs could not be read (the others were processed), 2 usage or store error, 3 a bug.
+
+Each command is a module of this package (``analyze``, ``evaluation``, ``memory``, ``stored``: ``ls`` / ``show`` /
+``report`` / ``search`` / ``recover``, ``extractors``, ``export``); this module holds the parser and :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from codetracer import __version__
+from codetracer.cli.analyze import cmd_analyze, format_summary
+from codetracer.cli.common import Progress, use_color, use_tty
+from codetracer.cli.evaluation import cmd_eval
+from codetracer.cli.export import cmd_export_otel
+from codetracer.cli.extractors import cmd_extractors
+from codetracer.cli.memory import cmd_memory
+from codetracer.cli.stored import cmd_ls, cmd_recover, cmd_report, cmd_search, cmd_show
+from codetracer.core.errors import CodetracerError
+
+__all__ = ["Progress", "build_parser", "format_summary", "main", "use_color", "use_tty"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codetracer",
+        description="Trace code-agent runs into trees, keep them, and find where a failed run went wrong.",
+        epilog="Data lives in $CODETRACER_HOME (default: the user data dir); runs are grouped by $CODETRACER_PROJECT.",
+    )
+    parser.add_argument("--version", action="version", version=f"codetracer {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "analyze",
+        help="read run artifacts (a file or a folder of runs), print trees and diagnoses, store them",
+        description="Detect the format of every run under PATH by content, build its tree, localize failures and "
+        "print the result. Exit 1 when some inputs could not be read (each gets one line on stderr).",
+    )
+    p.add_argument("path", help="a run artifact or a folder searched recursively")
+    p.add_argument("--json", action="store_true", help="one JSON object per run per line")
+    p.add_argument("--no-store", action="store_true", help="do not save the runs to the store")
+    p.add_argument("--format", help="skip detection and use this extractor (see `codetracer extractors`)")
+    p.add_argument("--localizer", help="localizer to use (default: the first registered)")
+    p.add_argument("--all-runs", action="store_true", help="also diagnose runs whose outcome is solved")
+    p.add_argument("--fold", action="store_true", help="fold stages that do not hold the onset")
+    p.add_argument("--remember", action="store_true", help="store the diagnoses as (unconfirmed) failure patterns")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("-j", "--jobs", type=int, help="processes reading artifacts in parallel (default: one per core)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser(
+        "eval",
+        help="score a localizer against gold labels, next to constant-rule baselines",
+        description="Evaluate a localizer on gold sets: a folder of labeled runs (Who&When) or solved runs (false "
+        "alarms), a CodeTraceBench manifest .json (with --traj-root) or a gold .jsonl (see codetracer.evaluate.gold). "
+        "Prints step P/R/F1 (macro over labeled failures), the false-alarm rate on failure-free runs, earliest "
+        "failing stage accuracy, exact and +-k step accuracy and agent accuracy, per framework, for the method and "
+        "the baselines none/all/first/last/last-k/first-error.",
+    )
+    p.add_argument("gold", nargs="+", help="gold sets, each reported separately")
+    p.add_argument("--traj-root", help="folder holding the trajectories a manifest or JSONL file names")
+    p.add_argument("--localizer", help="localizer to evaluate (default: the first registered)")
+    p.add_argument("--k", type=int, default=3, help="window of the last-k baseline (default 3)")
+    p.add_argument(
+        "--tolerance", type=int, default=1, help="an extra k of the +-k step accuracy (+-1 and +-3 are always shown)"
+    )
+    p.add_argument(
+        "--split", choices=["all", "odd", "even"], default="all", help="only rows whose file number is odd/even"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON report per gold set")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "memory",
+        help="failure patterns remembered for this project: ls, confirm RUN, forget [RUN]",
+        description="`memory ls` lists this project's failure patterns; `memory confirm RUN` stores the stored run's "
+        "diagnosis as a confirmed pattern; `memory forget [RUN]` deletes the patterns learned from RUN (all of this "
+        "project's without RUN). The project is $CODETRACER_PROJECT; other projects are never touched.",
+    )
+    p.add_argument("action", nargs="?", choices=["ls", "confirm", "forget"], default="ls")
+    p.add_argument("run", nargs="?", help="with confirm/forget: a stored run id (a unique prefix is enough)")
+    p.add_argument("--framework", help="with ls: only patterns of this framework")
+    p.add_argument("--json", action="store_true", help="with ls: one JSON object per pattern per line")
+    p.set_defaults(func=cmd_memory)
+
+    p = sub.add_parser("ls", help="list stored runs", description="List stored runs, newest first.")
+    p.add_argument("--framework", help="only runs of this framework")
+    p.add_argument("--outcome", choices=["solved", "failed", "unknown"], help="only runs with this outcome")
+    p.add_argument("--since", help="only runs started since (2026-11-01, 7d, 12h)")
+    p.add_argument("--until", help="only runs started until (2026-11-01, 7d, 12h)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run per line")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser(
+        "show",
+        help="print a stored run's tree",
+        description="Print a stored run as a tree. Stages that do not hold the failure onset are folded to one line "
+        "each (--all unfolds them); long outputs are shortened in the middle (--step N prints one step whole).",
+    )
+    p.add_argument("run", help="run id (a unique prefix is enough)")
+    p.add_argument("--json", action="store_true", help="one JSON object: run, steps, diagnosis")
+    p.add_argument("--full", action="store_true", help="the whole tree as JSON (loads back losslessly)")
+    p.add_argument("--all", action="store_true", help="unfold every stage")
+    p.add_argument("--fold", action="store_true", help="fold stages without the onset (the default when there is one)")
+    p.add_argument("--step", type=int, metavar="N", help="print step N whole: thought, commands, full outputs")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run",
+        description="Write one HTML file (no network access, nothing external) with the run's collapsible tree, the "
+        "stage timeline, the failure onset and chain, evidence linked to steps, search and keyboard navigation. RUN "
+        "is a stored run id (prefix) or a run artifact, analyzed on the fly and not stored.",
+    )
+    p.add_argument("run", help="a stored run id (a unique prefix is enough) or the path of one run artifact")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the report (default: report.html)")
+    p.add_argument("--localizer", help="with an artifact: localizer to use (default: the first registered)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("search", help="full-text search over stored steps", description="Search stored steps.")
+    p.add_argument("text", help="words to find")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "extractors",
+        help="list the artifact formats codetracer reads, or draft a spec for a new one",
+        description="`extractors` (or `extractors list`) lists the formats; `extractors suggest PATH` drafts a "
+        "declarative spec for an unknown format from one example file (with the LLM when CODETRACER_BASE_URL and "
+        "CODETRACER_MODEL are set, else from field names), validates it on the file and saves it for reuse.",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "suggest"], default="list")
+    p.add_argument("path", nargs="?", help="with suggest: an example artifact of the new format")
+    p.add_argument("--name", help="with suggest: the new extractor's name (default: from the file name)")
+    p.add_argument("--no-llm", action="store_true", help="with suggest: draft from field names even if an LLM is set")
+    p.add_argument("--dry-run", action="store_true", help="with suggest: print the spec, do not save it")
+    p.set_defaults(func=cmd_extractors)
+
+    p = sub.add_parser(
+        "export-otel",
+        help="send stored or analyzed runs to an OpenTelemetry collector (OTLP/HTTP)",
+        description="Send runs as OpenTelemetry spans (GenAI semantic conventions) to an OTLP/HTTP collector: "
+        "Phoenix, Langfuse, Jaeger, an OpenTelemetry Collector ... RUN is a stored run id (a unique prefix is "
+        "enough) or a path to run artifacts. The endpoint, headers and timeout follow the OTEL_EXPORTER_OTLP_* "
+        "variables unless given here. Needs `pip install 'codetracer[otel]'`. Exit 1 when the collector refused.",
+    )
+    p.add_argument("target", metavar="RUN|PATH", help="stored run id, or a run artifact / folder of runs")
+    p.add_argument("--endpoint", help="collector URL, e.g. http://localhost:4318 (/v1/traces is appended)")
+    p.add_argument("--timeout", type=float, help="seconds per request, retries included (default 10)")
+    p.add_argument("--content", action="store_true", help="also send texts: task, thoughts, tool output, responses")
+    p.add_argument("--no-localize", action="store_true", help="do not diagnose failed runs that have no diagnosis")
+    p.set_defaults(func=cmd_export_otel)
+
+    p = sub.add_parser(
+        "recover",
+        help="store runs left in orphaned journals by killed processes",
+        description="Replay journals whose process is gone, store their runs (marked incomplete) and remove them.",
+    )
+    p.set_defaults(func=cmd_recover)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CodetracerError as exc:
+        print(f"codetracer: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"codetracer: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("codetracer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if os.environ.get("CODETRACER_DEBUG"):
+            raise
+        print(
+            f"codetracer: internal error: {type(exc).__name__}: {exc} (set CODETRACER_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
+
