@@ -108,7 +108,7 @@ def test_failing_agent_test_names_the_wrong_edit(suite: pytest.Pytester, tmp_pat
     assert text.count(SECTION) == 1
     section = text[text.index(SECTION) :]
     assert "went wrong at step 4 of 13: bash: sed -i 's/return (ordered" in section  # the edit of median()
-    assert "chain: 6, 8, 9, 10, 11" in section
+    assert "chain: 6, 8, 10" in section  # the later attempts on calc.py (their failing checks are evidence)
     assert ">> step 4" in section and "framework=mini-swe-agent" in section
     store = Store(out / "codetracer.db", project="plugin-mini")
     runs = {r.id: r for r in store.list_runs()}
