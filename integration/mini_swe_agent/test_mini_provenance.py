@@ -35,7 +35,8 @@ STEPS = [
     ("That was not it; throw it away.", "git checkout -- calc.py"),
     ("Write a script that rounds the result.", SCRIPT),
     ("Run it.", "python fix_mean.py && rm fix_mean.py"),
-    ("Check the tests with and without my change.", "git stash && git stash pop && python -m pytest -q -p no:cacheprovider || true"),
+    ("Check the tests with and without my change.",
+     "git stash && git stash pop && python -m pytest -q -p no:cacheprovider || true"),
     ("Show the patch.", "git diff"),
     ("Submit.", SUBMIT),
 ]
