@@ -131,7 +131,7 @@ def test_sdk_file_editor_edit_is_kept(shared: Path, tmp_path: Path) -> None:
     call = one_run(folder, SDK).steps[1].tool_calls[0]
     assert call.name == "file_editor" and call.action.arguments == args
     assert [e.model_dump(exclude_none=True) for e in call.action.edits] == [
-        {"path": "/ws/hello.txt", "old": "hello", "new": "bye"}
+        {"path": "/ws/hello.txt", "old": "hello", "new": "bye", "kind": "replace"}
     ]
 
 

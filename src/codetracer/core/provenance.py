@@ -194,6 +194,9 @@ def _scan(run: Run) -> _Scan:
                 if how in ("undo", "undo_edit"):
                     scan.reverts.append(Revert(step.id, edit.path, "undo_edit"))
                     continue
+                if how == "delete":
+                    scan.deletes.append(Revert(step.id, edit.path, "delete"))
+                    continue
                 text = edit.new or ""
                 if edit.diff and not text:
                     text = "\n".join(line for f in parse_diff(edit.diff) for line in f.added)

@@ -369,21 +369,24 @@ def file_edits(tool: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
     name = tool.lower()
     if name in ("edit", "str_replace_based_edit_tool", "str_replace_editor", "edit_file"):
         sub = arguments.get("command")
-        if sub in ("view", "undo_edit"):
+        if sub == "view":
             return []
+        if sub == "undo_edit":
+            return [{"path": path, "kind": "undo"}]
         old = arguments.get("old_string", arguments.get("old_str"))
         new = arguments.get("new_string", arguments.get("new_str", arguments.get("file_text")))
-        return [_edit(path, old, new)]
+        kind = {"create": "create", "insert": "insert"}.get(sub if isinstance(sub, str) else "", "replace")
+        return [_edit(path, old, new, kind)]
     if name in ("write", "write_file", "create_file"):
-        return [_edit(path, None, arguments.get("content"))]
+        return [_edit(path, None, arguments.get("content"), "write")]
     if name == "multiedit" and isinstance(arguments.get("edits"), list):
         edits = [e for e in arguments["edits"] if isinstance(e, dict)]
-        return [_edit(path, e.get("old_string"), e.get("new_string")) for e in edits]
+        return [_edit(path, e.get("old_string"), e.get("new_string"), "replace") for e in edits]
     return []
 
 
-def _edit(path: str, old: object, new: object) -> dict[str, Any]:
-    edit: dict[str, Any] = {"path": path}
+def _edit(path: str, old: object, new: object, kind: str) -> dict[str, Any]:
+    edit: dict[str, Any] = {"path": path, "kind": kind}
     if isinstance(old, str):
         edit["old"] = old
     if isinstance(new, str):

@@ -83,6 +83,8 @@ def _edit_of(data: Mapping[str, Any], command: Any = None) -> list[dict[str, Any
     if command not in EDITOR_WRITES and command not in ("", None):
         return []
     edit: dict[str, Any] = {"path": path}
+    if command in _EDIT_KINDS:
+        edit["kind"] = _EDIT_KINDS[command]
     if isinstance(data.get("old_str"), str):
         edit["old"] = data["old_str"]
     for key in ("new_str", "file_text", "content"):
@@ -92,13 +94,25 @@ def _edit_of(data: Mapping[str, Any], command: Any = None) -> list[dict[str, Any
     return [edit]
 
 
+_EDIT_KINDS = {"create": "create", "str_replace": "replace", "insert": "insert", "undo_edit": "undo"}
+_PATCH_MARKS = {"*** Add File: ": "create", "*** Update File: ": "patch", "*** Delete File: ": "delete"}
+
+
 def _patch_paths(patch: str) -> list[dict[str, Any]]:
-    """Files named by an ``apply_patch`` envelope (``*** Update File: path`` ...)."""
-    edits = []
+    """The files of an ``apply_patch`` envelope (``*** Update File: path`` ...) and the lines each gains."""
+    edits: list[dict[str, Any]] = []
+    added: list[str] = []
     for line in patch.splitlines():
-        for mark in ("*** Add File: ", "*** Update File: ", "*** Delete File: "):
-            if line.startswith(mark):
-                edits.append({"path": line[len(mark) :].strip()})
+        mark = next((m for m in _PATCH_MARKS if line.startswith(m)), None)
+        if mark is not None:
+            if edits and added:
+                edits[-1]["new"] = "\n".join(added)
+            added = []
+            edits.append({"path": line[len(mark) :].strip(), "kind": _PATCH_MARKS[mark]})
+        elif edits and line.startswith("+") and not line.startswith("+++"):
+            added.append(line[1:])
+    if edits and added:
+        edits[-1]["new"] = "\n".join(added)
     return edits
 
 
