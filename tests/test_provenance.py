@@ -41,6 +41,17 @@ def test_a_script_written_in_one_step_and_run_in_the_next_is_blamed_to_its_write
     assert change.how == "script" and change.via_step == 28 and change.fate == "survives"
 
 
+def test_a_script_run_again_later_still_survives_and_its_first_run_keeps_the_credit(shared: Path) -> None:
+    # astropy-14508: update_card.py (step 9) is run at step 10 and again at step 21; the lines are credited to the
+    # first run, and the second is a reapplication whose change survives, not one "not in patch"
+    run = one_run(shared / MINI / "astropy__astropy-14508")
+    prov = run.provenance
+    assert prov is not None
+    assert prov.surviving_steps == [9] and prov.applied_steps == [10] and prov.reapplied_steps == [21]
+    (again,) = [c for c in run.step(21).changes if c.path == "astropy/io/fits/card.py"]
+    assert again.via_step == 9 and again.fate == "survives" and again.in_patch == 0
+
+
 def test_a_script_whose_run_says_it_found_nothing_changed_nothing(shared: Path) -> None:
     # astropy-14369: update_cds.py of step 10 prints "Could not find the block to replace" at step 11; the rewrite
     # of step 14, run at step 15, is what the submission holds

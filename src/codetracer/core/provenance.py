@@ -335,6 +335,8 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
     credit: dict[int, dict[str, int]] = {}
     """write index -> patch path -> surviving lines it authored."""
     reapplied: set[int] = set()
+    rewrote: dict[int, set[str]] = {}
+    """write index -> patch paths whose surviving lines it wrote again (after the first writer)."""
     files: list[PatchFile] = []
     if patch is not None:
         for diff in patch[1]:
@@ -357,6 +359,8 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
                 credit[first][diff.path] += 1
                 authors[scan.writes[first].author] = authors.get(scan.writes[first].author, 0) + 1
                 reapplied.update(scan.writes[i].step for i in hits)
+                for i in hits:
+                    rewrote.setdefault(i, set()).add(diff.path)
                 reapplied.add(scan.writes[first].step)
             files.append(
                 PatchFile(
@@ -373,7 +377,7 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
     changes: dict[int, list[FileChange]] = {}
     for i, write in enumerate(scan.writes):
         for path in _paths_of(write):
-            fate = _fate(scan, i, write, path, credit, patch is not None)
+            fate = _fate(scan, i, write, path, credit, patch is not None, rewrote.get(i, set()))
             kept = credit.get(i, {}).get(_patch_path(path, files) or "", 0)
             elsewhere = write.author != write.step
             change = FileChange(
@@ -465,10 +469,16 @@ def _debug_only(text: str) -> bool:
 
 
 def _fate(
-    scan: _Scan, index: int, write: Write, path: str, credit: dict[int, dict[str, int]], known: bool
+    scan: _Scan, index: int, write: Write, path: str, credit: dict[int, dict[str, int]], known: bool,
+    rewrote: set[str],
 ) -> str | None:
-    """What became of one change to ``path``: survives, overwritten, reverted, deleted, or unknown (``None``)."""
+    """What became of one change to ``path``: survives, overwritten, reverted, deleted, or unknown (``None``).
+
+    A change that wrote surviving lines again (a script re-run after a ``git checkout``) survives too, though the
+    lines are credited to their first writer."""
     if index in credit and any(same_file(p, path) for p in credit[index]):
+        return "survives"
+    if any(same_file(p, path) for p in rewrote):
         return "survives"
     if not write.effective:
         return "failed"
