@@ -390,6 +390,33 @@ def test_live_tracer_exports_finished_runs(receiver: Receiver, exporters: list[O
     assert failed["attrs"]["codetracer.tool.command"] == "pytest -x -q"
 
 
+def test_span_ids_come_from_codetracers_own_generator(
+    receiver: Receiver, exporters: list[OtelExporter], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's default ids draw from the process-wide ``random``, which the traced program may have seeded or
+    patched: codetracer's providers draw none of them (the writer thread shares that generator with the agent)."""
+    import random
+
+    drawn: list[int] = []
+    real = random.getrandbits
+
+    def counted(n: int) -> int:
+        drawn.append(n)
+        return real(n)
+
+    monkeypatch.setattr(random, "getrandbits", counted)
+    exporter = OtelExporter(receiver.url)
+    exporters.append(exporter)
+    tracer = Tracer(tmp_path / "home", load_plugins=False)
+    tracer.pm.register(exporter, name="otel")
+    _emit_parallel_run(tracer, "live-ids")
+    assert tracer.flush(5) and exporter.flush(5)
+    tracer.close()
+    (root,) = receiver.roots()
+    assert int(root["span_id"], 16) != 0
+    assert drawn == []
+
+
 def test_codetracer_otel_env_turns_on_the_entry_point_exporter(
     receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,13 +22,13 @@ import mmap
 import os
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from codetracer.core import ids
 from codetracer.hooks import specs
 
 log = logging.getLogger("codetracer.journal")
@@ -220,7 +220,7 @@ class Journal:
         """A new locked, reserved, mapped journal file. Costs a few system calls and, on a busy disk, milliseconds:
         the tracer calls it off the agent's thread through :meth:`prepare` whenever it can."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{uuid.uuid4().hex}{SUFFIX}"
+        path = self.folder / f"{ids.hex_id()}{SUFFIX}"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

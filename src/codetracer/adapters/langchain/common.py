@@ -159,3 +159,22 @@ def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, output
             log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
             outcome = None
     return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
+
+
+def framework_run_id() -> UUID:
+    """A run id for a LangChain run codetracer starts itself (the root of a traced graph run, a retry), drawn from
+    the generator LangChain's callback manager would have used for that run had codetracer not named it
+    (``uuid7`` in ``langchain_core.callbacks.manager``, else ``uuid.uuid4``), looked up when called.
+
+    Passing ``run_id`` in the config keeps LangChain from drawing one: codetracer's draw replaces the framework's,
+    one for one, so a program that patches that generator (a deterministic sequence in a snapshot test) sees the same
+    ids traced and untraced, and a private id would have shifted them.
+    """
+    import uuid
+
+    try:
+        from langchain_core.callbacks import manager
+    except ImportError:
+        return uuid.uuid4()
+    make = getattr(manager, "uuid7", None)
+    return make() if callable(make) else uuid.uuid4()

@@ -47,6 +47,7 @@ from codetracer.adapters.langchain.common import (
     claims_of,
     decide_outcome,
     error_text,
+    framework_run_id,
     run_metadata,
     task_and_parent,
 )
@@ -305,7 +306,7 @@ class _Session:
                 wanted.append("values")  # the verifier judges the final state
             root = config.get("run_id")
             if not isinstance(root, uuid.UUID):
-                root = uuid.uuid4()
+                root = framework_run_id()
                 config["run_id"] = root
             if not claims_of(tracing.tracer).claim(root):
                 return None

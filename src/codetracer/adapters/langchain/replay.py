@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from codetracer.adapters.langchain import graph
+from codetracer.adapters.langchain.common import framework_run_id
 from codetracer.adapters.langchain.live import CodetracerCallbackHandler
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
@@ -109,7 +110,7 @@ class LangChainAttempts(AttemptRunner):
             inputs = self.inputs
         else:
             inputs = self._retry_inputs()
-        run_id = uuid.uuid4()
+        run_id = framework_run_id()
 
         def verdict(outputs: Any) -> Any:
             return judge(result=outputs).outcome

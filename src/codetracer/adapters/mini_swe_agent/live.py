@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
     first_user_text,
     outcome_for,
 )
+from codetracer.core import ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events, Recorder
@@ -143,7 +143,7 @@ class _LiveRun:
         self.task = task
         if self.run_id is not None and self.started:  # a run() that never returned (re-entered): close it first
             self.end(agent, None, RuntimeError("run() was called again before the previous run ended"))
-        self.run_id = f"{FRAMEWORK}:{uuid.uuid4().hex[:12]}"
+        self.run_id = f"{FRAMEWORK}:{ids.hex_id(12)}"
         self.run_ids.append(self.run_id)
         self.pending = []
         self.started = False

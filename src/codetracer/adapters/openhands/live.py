@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from codetracer.adapters.openhands.common import FRAMEWORK, _content_text, _outcome_from_state, _Steps, _timestamp
 from codetracer.adapters.openhands.sdk import MAPPED_KINDS, _SdkReplay, status_of_update
+from codetracer.core import ids
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -209,7 +209,7 @@ class CodetracerCallback:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.tracer = tracer
-        self.base_run_id = run_id or f"{FRAMEWORK}:live:{uuid.uuid4().hex[:12]}"
+        self.base_run_id = run_id or f"{FRAMEWORK}:live:{ids.hex_id(12)}"
         self.task = task
         self.model = model
         self.metadata = dict(metadata or {})

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +22,7 @@ from codetracer.adapters.swe_agent.artifacts import (
     _Source,
     observation_failed,
 )
+from codetracer.core import ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events
@@ -181,7 +181,7 @@ class SweAgentHook:
             self._begin_attempt()
         instance = self.instance_id or self._instance_id()
         stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (instance or "run"))[:60]
-        run_id = f"{FRAMEWORK}:{stem}:{uuid.uuid4().hex[:12]}"
+        run_id = f"{FRAMEWORK}:{stem}:{ids.hex_id(12)}"
         parent = self._first_run if self._attempt > 0 else self.retry_of
         self.retry_of = None
         meta: dict[str, Any] = {**self.metadata, "live": True}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Outcome, Run
 from codetracer.export.otel.spans import _truthy, tree_to_spans
-from codetracer.export.otel.transport import _bounded, _require_otel, _resource, otlp_span_exporter
+from codetracer.export.otel.transport import _bounded, _id_generator, _require_otel, _resource, otlp_span_exporter
 from codetracer.hooks.specs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -115,7 +115,9 @@ class OtelExporter:
                         self.endpoint, headers=self.headers, timeout=self.timeout
                     )
                     # shutdown_on_exit=False: the SDK's own exit hook flushes without a time limit.
-                    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+                    provider = TracerProvider(
+                        resource=_resource(), shutdown_on_exit=False, id_generator=_id_generator()
+                    )
                     provider.add_span_processor(BatchSpanProcessor(exporter))
                     atexit.register(self._at_exit)
                     self._provider = provider

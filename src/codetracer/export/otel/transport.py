@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from codetracer.core import ids
 from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Run
 from codetracer.export.otel.spans import tree_to_spans
@@ -64,6 +65,22 @@ def _resource() -> Any:
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "codetracer"}))
     return resource
+
+
+def _id_generator() -> Any:
+    """Span and trace ids from codetracer's own generator (:mod:`codetracer.core.ids`). The SDK's default draws from
+    the process-wide ``random``, which the traced program may have seeded: a draw on the writer thread would shift
+    the values the program draws after it."""
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    class PrivateIdGenerator(IdGenerator):
+        def generate_span_id(self) -> int:
+            return ids.random_bits(64) or 1  # 0 is the invalid span id
+
+        def generate_trace_id(self) -> int:
+            return ids.random_bits(128) or 1
+
+    return PrivateIdGenerator()
 
 
 def otlp_span_exporter(
@@ -134,7 +151,7 @@ def send_runs(
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+    provider = TracerProvider(resource=_resource(), shutdown_on_exit=False, id_generator=_id_generator())
     provider.add_span_processor(SimpleSpanProcessor(memory))
     result = SendResult(ok=True, endpoint="(custom exporter)" if span_exporter else resolved_endpoint(endpoint))
     for run in runs:
