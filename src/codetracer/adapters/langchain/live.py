@@ -163,8 +163,26 @@ def _give_pregel_back() -> None:
 
 
 def unregister_global() -> None:
-    """Stop tracing every run (runs already started keep reporting until they end)."""
+    """Stop tracing every run (runs already started keep reporting until they end, their callback managers hold the
+    handler) and take codetracer's configure hook out of LangChain again: the process is left as it was found."""
+    global _hook_installed
     with _hook_lock:
         _slot.handler = None
         _slot.graphs = None
         _give_pregel_back()
+        if _hook_installed:
+            _hook_installed = not _remove_configure_hook()
+
+
+def _remove_configure_hook() -> bool:
+    """Remove the entry :func:`register_configure_hook` added for :data:`_slot`. langchain-core has no function for
+    it: its hooks are a module-level list (``_configure_hooks``), where the entry is found by its first element. A
+    version that keeps them elsewhere keeps the (then empty) slot, which configures nothing."""
+    try:
+        from langchain_core.tracers import context
+
+        hooks = context._configure_hooks
+        hooks[:] = [entry for entry in hooks if entry[0] is not _slot]
+        return True
+    except Exception:  # noqa: BLE001 - a langchain-core without that list: the empty slot stays, harmless
+        return False
