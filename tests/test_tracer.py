@@ -121,11 +121,39 @@ def test_full_writer_queue_defers_runs_to_recovery(home: Path, monkeypatch: pyte
     tracer = Tracer(queue_size=1)
     for i in range(6):
         trace_steps(tracer, f"r{i}", 1)
-    tracer.close()
     assert tracer.deferred >= 1
+    deferred = list(config.journal_dir(home).glob("*.ctj"))
+    assert len(deferred) >= tracer.deferred
+    tracer.close()  # stores the deferred runs from their journals: none is left for a later recovery
     stored = {r.id for r in Store(config.store_path(home), project="tests").list_runs()}
-    recovered = {r.id for r in recover()}
-    assert stored | recovered == {f"r{i}" for i in range(6)} and not stored & recovered
+    assert stored == {f"r{i}" for i in range(6)}
+    assert recover() == [] and list(config.journal_dir(home).glob("*.ctj")) == []
+
+
+def test_a_run_that_holds_nothing_is_neither_kept_nor_stored(home: Path) -> None:
+    """Every ``invoke`` of a graph is a run; a unit suite's state-machine calls hold no step, error or message."""
+    tracer = Tracer(load_plugins=False)
+    ev = tracer.events
+    ev.run_started("empty", "langchain", task="route")
+    ev.run_finished("empty", "unknown")
+    ev.run_started("failed-early", "langchain", task="route")
+    ev.run_finished("failed-early", "failed")  # nothing ran, but it failed: a failure to look at
+    ev.run_started("raised", "langchain")
+    ev.error("raised", "ValueError: bad state", kind="ValueError")
+    ev.run_finished("raised", "unknown")
+    trace_steps(tracer, "worked", 1)
+    assert tracer.flush()
+    tracer.close()
+    assert [r.id for r in tracer.runs] == ["failed-early", "raised", "worked"] and tracer.empty_runs == 1
+    stored = {r.id for r in Store(config.store_path(home), project="tests").list_runs()}
+    assert stored == {"failed-early", "raised", "worked"}
+    assert list(config.journal_dir(home).glob("*.ctj")) == [], "the empty run's journal is deleted too"
+
+    keeping = Tracer(persist=False, load_plugins=False, keep_empty=True)
+    keeping.events.run_started("empty", "langchain")
+    keeping.events.run_finished("empty", "unknown")
+    assert keeping.flush() and [r.id for r in keeping.runs] == ["empty"] and keeping.empty_runs == 0
+    keeping.close()
 
 
 def test_failing_plugin_and_unwritable_journal_are_counted_not_raised(home: Path) -> None:

@@ -283,6 +283,12 @@ class Run(_Model):
     provenance: Provenance | None = None
     diagnosis: Diagnosis | None = None
 
+    def holds_nothing(self) -> bool:
+        """No step, no error, no message and no failed outcome: a run that started and ended with nothing to look at
+        (most ``invoke`` calls of a state-machine graph in a unit test). Live tracers neither keep nor store such
+        runs by default. A run that failed before its first step is kept: that is a failure to look at."""
+        return not self.steps and not self.errors and not self.messages and self.outcome != Outcome.FAILED
+
     def step(self, step_id: int) -> Step:
         """The step with 1-based ``step_id``."""
         if not 1 <= step_id <= len(self.steps):

@@ -102,6 +102,9 @@ class RunLog:
         self._on_finished = on_finished
         self._blobs = blobs
         self._journal = journal
+        self.run_context: Callable[[], Mapping[str, Any] | None] | None = None
+        """Called as each run starts (on the agent's thread, must be cheap): metadata every run gets under what its
+        adapter gives, e.g. the pytest plugin's ``pytest_test``, whatever framework the run is of."""
 
     # -- reading open runs --------------------------------------------------------------------------------------------
 
@@ -207,6 +210,10 @@ class RunLog:
         parent_run_id: str | None,
         timestamp: float | None,
     ) -> None:
+        if self.run_context is not None:
+            context = self.run_context()
+            if context:
+                metadata = {**context, **metadata}
         self._add(run_id, ("run_started", run_id, framework, task, metadata, parent_run_id, timestamp))
 
     @hookimpl

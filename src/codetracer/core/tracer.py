@@ -11,7 +11,9 @@ exit open runs are closed children-first, marked incomplete, and flushed.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import logging
+import os
 import queue
 import threading
 import time
@@ -69,6 +71,10 @@ class Tracer:
     :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
     :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
     :param keep_runs: finished trees kept in :attr:`runs` (a long-lived tracer must not grow without bound).
+    :param keep_empty: also keep, store and export runs that hold nothing (no step, error or message; see
+        :meth:`~codetracer.core.model.Run.holds_nothing`). By default they are dropped once finished, their journal
+        deleted, and counted in :attr:`empty_runs`: every ``invoke`` of a graph becomes a run, and most of them, in a
+        test suite, are pure state-machine calls.
     :param load_plugins: also register third-party plugins of entry-point group ``codetracer``.
     """
 
@@ -80,6 +86,7 @@ class Tracer:
         project: str | None = None,
         queue_size: int = 64,
         keep_runs: int = 1000,
+        keep_empty: bool = False,
         load_plugins: bool = True,
     ) -> None:
         self.home = Path(home) if home is not None else config.home()
@@ -99,7 +106,13 @@ class Tracer:
         self.runs: RecentRuns = RecentRuns(keep_runs)
         """The last ``keep_runs`` runs this tracer finished, in order (older ones are in the store)."""
         self.deferred = 0
-        """Finished runs left in their journal because the writer queue was full or the store failed."""
+        """Finished runs left in their journal because the writer queue was full or the store failed (:meth:`close`
+        stores them from there)."""
+        self.keep_empty = keep_empty
+        self.empty_runs = 0
+        """Finished runs that held nothing, dropped (unless ``keep_empty``)."""
+        self._deferred_paths: list[Path] = []
+        """The journals of the runs behind :attr:`deferred`: :meth:`close` stores them."""
         self.store_error: StoreError | None = None
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._prepare_queued = False
@@ -128,7 +141,7 @@ class Tracer:
             if self.deferred == 1:
                 log.warning("codetracer store is behind; finished runs stay in the journal and are stored on recovery")
             assert self.journal is not None
-            self.journal.close(run_id, delete=False)
+            self._defer(run_id)
 
     def _accept(self, items: list[_Finished]) -> list[Run]:
         runs = []
@@ -136,6 +149,11 @@ class Tracer:
             node = build_tree(item.ops, self.blobs, closed_at=item.closed_at)
             node["dropped_events"] = node.get("dropped_events", 0) + item.dropped
             run = derive(to_run(node))
+            if not self.keep_empty and run.holds_nothing():
+                self.empty_runs += 1
+                if self.journal is not None:
+                    self.journal.close(item.run_id, delete=True)
+                continue
             self.runs.append(run)
             runs.append(run)
             self._export(run)
@@ -219,7 +237,7 @@ class Tracer:
             self.store_error = exc
             self.deferred += len(runs)
             for run in runs:
-                self.journal.close(run.id, delete=False)
+                self._defer(run.id)
             return
         for run in runs:
             self.journal.close(run.id, delete=True)
@@ -248,9 +266,48 @@ class Tracer:
             writer.join(timeout=30)
         if self.journal is not None:
             self.journal.close_all()
+            self._store_deferred()
         if self._store is not None:
             self._store.close()
         _live_tracers.discard(self)
+
+    def _defer(self, run_id: str) -> None:
+        """Leave a finished run in its journal (closed, so recovery can take it), and remember where."""
+        assert self.journal is not None
+        path = self.journal.path_of(run_id)
+        if path is not None:
+            self._deferred_paths.append(path)
+        self.journal.close(run_id, delete=False)
+
+    def _store_deferred(self) -> None:
+        """Store the finished runs left in their journals (the writer was behind, or the store failed): a tracer that
+        closes leaves no journal of a finished run behind, so nothing waits for a later ``codetracer recover``. A
+        store that still fails leaves them there, as before."""
+        paths, self._deferred_paths = self._deferred_paths, []
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue  # already recovered by another process
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a `codetracer recover` is storing it right now
+                os.close(fd)
+                continue
+            try:
+                ops, torn = read_ops(path)
+                node = build_tree(ops, self.blobs)
+                node["dropped_events"] = node.get("dropped_events", 0) + torn
+                run = derive(to_run(node))
+                if self.keep_empty or not run.holds_nothing():
+                    self.store().save_runs([run])
+                path.unlink(missing_ok=True)
+            except Exception as exc:  # noqa: BLE001 - the journals stay for recovery, as they would have anyway
+                log.warning("codetracer could not store deferred runs at close (%s); they stay in their journals",
+                            exc)
+                return
+            finally:
+                os.close(fd)
 
 
 def recover(home: Path | str | None = None, *, project: str | None = None) -> list[Run]:

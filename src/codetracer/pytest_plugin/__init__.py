@@ -252,7 +252,9 @@ class CodetracerSession:
                     ignore = self.folder / ".gitignore"
                     if not ignore.exists():
                         ignore.write_text("# written by codetracer's pytest plugin\n*\n")
-                    self._tracer = Tracer(home=self.folder, project=ct_config.project())
+                    tracer = Tracer(home=self.folder, project=ct_config.project())
+                    tracer.builder.run_context = frameworks.current_test_metadata  # every framework's runs
+                    self._tracer = tracer
         return self._tracer
 
     def _guard(self, where: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -320,7 +322,8 @@ class CodetracerSession:
         tracer.flush(timeout=10)
         item_trace.runs = list(tracer.runs[item_trace.start :])
         new_open = [rid for rid in tracer.builder.open_run_ids() if rid not in item_trace.open_before]
-        item_trace.open_runs = [run for rid in new_open if (run := tracer.builder.snapshot(rid)) is not None]
+        item_trace.open_runs = [run for rid in new_open
+                                if (run := tracer.builder.snapshot(rid)) is not None and not run.holds_nothing()]
 
     def _report(self, item: pytest.Item, item_trace: _ItemTrace, report: pytest.TestReport) -> None:
         if report.failed:

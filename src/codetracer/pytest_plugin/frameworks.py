@@ -18,7 +18,6 @@ import functools
 import importlib.abc
 import logging
 import sys
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,7 +121,7 @@ class FrameworkPatches:
         return functools.partial(_restore, cls, "run", run, original)
 
     def _mini_state(self, mini_live: Any, agent: Any) -> Any:
-        mini_live.instrument(agent, self.session.tracer, metadata={"pytest_test": _current_test()})
+        mini_live.instrument(agent, self.session.tracer)
         return mini_live.live_state(agent)
 
     def _patch_langchain(self, module: ModuleType) -> Callable[[], None]:
@@ -164,8 +163,7 @@ class FrameworkPatches:
                 return args, kwargs
             agent = bound.arguments.get("agent")
             model = getattr(getattr(agent, "llm", None), "model", None)
-            callback = CodetracerCallback(session.tracer, model=model if isinstance(model, str) else None,
-                                          metadata={"pytest_test": _current_test()})
+            callback = CodetracerCallback(session.tracer, model=model if isinstance(model, str) else None)
             bound.arguments["callbacks"] = [*given, callback]
             try:
                 callbacks[conversation] = callback
@@ -239,16 +237,21 @@ class FrameworkPatches:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-class _Current(threading.local):
+class _Current:
+    """The test this pytest process runs now (one at a time; an xdist worker is a process of its own). Not per
+    thread: an agent a test runs in a thread or a thread pool belongs to that test too."""
+
     nodeid: str | None = None
 
 
 CURRENT = _Current()
 
 
-def _current_test() -> str | None:
-    """The node id of the test running on this thread (run metadata), if known."""
-    return CURRENT.nodeid
+def current_test_metadata() -> dict[str, str] | None:
+    """What every run started during a test carries, whatever its framework: ``pytest_test``, the test's node id
+    (the session's :attr:`~codetracer.core.runlog.RunLog.run_context`)."""
+    nodeid = CURRENT.nodeid
+    return None if nodeid is None else {"pytest_test": nodeid}
 
 
 def _restore(cls: type, name: str, ours: Any, original: Any) -> None:
