@@ -50,10 +50,12 @@ def read_file(path: str) -> str:
 
 
 def script() -> list[AIMessage]:
+    """One tool call per turn: LangGraph runs parallel calls in a thread pool, and which of them draws first is the
+    scheduler's choice, traced or not."""
     return [
         AIMessage(content="Read it first.", tool_calls=[call("read_file", "t1", path="calc.py")]),
-        AIMessage(content="", tool_calls=[call("draw_ticket", "t2", queue="bugs"),
-                                          call("draw_ticket", "t3", queue="review")]),
+        AIMessage(content="", tool_calls=[call("draw_ticket", "t2", queue="bugs")]),
+        AIMessage(content="", tool_calls=[call("draw_ticket", "t3", queue="review")]),
         AIMessage(content="Filed both."),
     ]
 
@@ -153,8 +155,10 @@ def test_traced_agent_shows_the_ids_the_untraced_one_showed(
     assert tracer.flush()
     host_snapshot.same(before, host_snapshot.take())
 
-    assert traced == untraced
+    for key, seen in untraced.items():
+        differ = [(n, a, b) for n, (a, b) in enumerate(zip(seen, traced[key], strict=False)) if a != b]
+        assert traced[key] == seen, f"{key}: first difference (index, untraced, traced): {differ[:1]}"
     assert (sequences.uuids, sequences.randoms) == drawn
     (run,) = tracer.runs
     assert run.metadata["trace_path"] == ("callbacks" if way == "callbacks" else "graph")
-    assert len(run.steps) == 3 and [len(s.tool_calls) for s in run.steps] == [1, 2, 0]
+    assert [len(s.tool_calls) for s in run.steps] == [1, 1, 1, 0]

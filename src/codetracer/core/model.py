@@ -286,8 +286,10 @@ class Run(_Model):
     def holds_nothing(self) -> bool:
         """No step, no error, no message and no failed outcome: a run that started and ended with nothing to look at
         (most ``invoke`` calls of a state-machine graph in a unit test). Live tracers neither keep nor store such
-        runs by default. A run that failed before its first step is kept: that is a failure to look at."""
-        return not self.steps and not self.errors and not self.messages and self.outcome != Outcome.FAILED
+        runs by default. A run that failed before its first step, never reported its end, or lost events is kept:
+        that is something to look at."""
+        return (not self.steps and not self.errors and not self.messages and self.outcome != Outcome.FAILED
+                and self.complete and not self.dropped_events)
 
     def step(self, step_id: int) -> Step:
         """The step with 1-based ``step_id``."""
