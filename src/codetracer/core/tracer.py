@@ -247,10 +247,13 @@ class Tracer:
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every finished run handed to the writer is stored (or deferred); False on timeout."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline or self._writer is None or not self._writer.is_alive():
-                return False
-            time.sleep(0.002)
+        done = self._queue.all_tasks_done  # notified by the writer's last task_done: no polling delay per flush
+        with done:
+            while self._queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._writer is None or not self._writer.is_alive():
+                    return False
+                done.wait(min(left, 0.05))
         return True
 
     def close(self) -> None:
@@ -301,6 +304,8 @@ class Tracer:
                 run = derive(to_run(node))
                 if self.keep_empty or not run.holds_nothing():
                     self.store().save_runs([run])
+                else:
+                    self.empty_runs += 1
                 path.unlink(missing_ok=True)
             except Exception as exc:  # noqa: BLE001 - the journals stay for recovery, as they would have anyway
                 log.warning("codetracer could not store deferred runs at close (%s); they stay in their journals",
