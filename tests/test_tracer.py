@@ -130,6 +130,18 @@ def test_full_writer_queue_defers_runs_to_recovery(home: Path, monkeypatch: pyte
     assert recover() == [] and list(config.journal_dir(home).glob("*.ctj")) == []
 
 
+def test_recovery_drops_a_finished_run_that_holds_nothing(home: Path) -> None:
+    """A journal of a finished empty run (its process died before storing it) is deleted, not stored."""
+    from codetracer.core.journal import Journal
+
+    journal = Journal(config.journal_dir(home))
+    journal.write("empty", ("run_started", "empty", "langchain", "route", {}, None, 1.0))
+    journal.write("empty", ("run_finished", "empty", "unknown", None, {}, 2.0))
+    journal.close("empty", delete=False)
+    assert len(journals(home)) == 1
+    assert recover() == [] and journals(home) == []
+
+
 def test_a_run_that_holds_nothing_is_neither_kept_nor_stored(home: Path) -> None:
     """Every ``invoke`` of a graph is a run; a unit suite's state-machine calls hold no step, error or message."""
     tracer = Tracer(load_plugins=False)

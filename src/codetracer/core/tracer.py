@@ -324,8 +324,6 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
     folder = config.journal_dir(base)
     recovered: list[Run] = []
     store: Store | None = None
-    import os
-
     blobs = BlobStore(config.blob_dir(base))
     for path, fd in orphaned(folder):
         try:
@@ -338,7 +336,9 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
                 node = build_tree(run_ops, blobs)
                 node["dropped_events"] = node.get("dropped_events", 0) + torn
                 node["metadata"].setdefault("recovered_from_journal", True)
-                runs.append(derive(to_run(node)))
+                run = derive(to_run(node))
+                if not run.holds_nothing():  # a finished run with nothing in it is dropped, as a live tracer does
+                    runs.append(run)
             if runs:
                 store = store or Store(config.store_path(base), project=project or config.project())
                 store.save_runs(runs)
