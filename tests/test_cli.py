@@ -14,7 +14,10 @@ from codetracer.cli import build_parser, main
 from codetracer.core import config
 from codetracer.core.tracer import Tracer
 
-COMMANDS = ["analyze", "ls", "show", "search", "extractors", "recover", "report", "eval", "memory", "export-otel"]
+COMMANDS = [
+    "analyze", "ls", "show", "search", "extractors", "recover", "report", "eval", "memory", "export-otel", "diagnose",
+    "verdict",
+]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,8 @@ _LAZY = {
     "trace": "codetracer.live",
     "langchain": "codetracer.live",
     "auto_retry": "codetracer.replay.engine",
+    "diagnose": "codetracer.verdicts",
+    "verdict": "codetracer.verdicts",
     "Budget": "codetracer.replay.policy",
     "RetryPolicy": "codetracer.replay.policy",
 }

@@ -16,9 +16,12 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codetracer.hooks.specs import hookimpl
+
+if TYPE_CHECKING:
+    from codetracer.core.model import Diagnosis, Run
 
 log = logging.getLogger("codetracer.plugins")
 
@@ -88,3 +91,12 @@ def codetracer_register_mappers(register: Callable[[str, Any], None]) -> None:
         register(name, target)
     for former, name in FORMER_MAPPER_NAMES.items():
         register(former, MAPPERS[name])
+
+
+@hookimpl(trylast=True)
+def codetracer_on_failure(run: Run, attempt: int) -> Diagnosis | None:
+    """The built-in answer when a run fails: the default localizer's diagnosis (any other plugin's answer wins)."""
+    from codetracer.localize.registry import LocalizerRegistry
+
+    found = LocalizerRegistry.from_plugins().get(None)
+    return None if found is None else found.localize(run)

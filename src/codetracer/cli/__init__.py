@@ -22,6 +22,7 @@ from codetracer.cli.export import cmd_export_otel
 from codetracer.cli.extractors import cmd_extractors
 from codetracer.cli.memory import cmd_memory
 from codetracer.cli.stored import cmd_ls, cmd_recover, cmd_report, cmd_search, cmd_show
+from codetracer.cli.verdicts import cmd_diagnose, cmd_verdict
 from codetracer.core.errors import CodetracerError
 
 __all__ = ["Progress", "build_parser", "format_summary", "main", "use_color", "use_tty"]
@@ -121,8 +122,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run", help="a stored run id (a unique prefix is enough) or the path of one run artifact")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the report (default: report.html)")
-    p.add_argument("--localizer", help="with an artifact: localizer to use (default: the first registered)")
+    p.add_argument("--localizer", help="localizer for this report (default: the stored diagnosis)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "diagnose",
+        help="diagnose a stored run now (again, or with another localizer) and store the diagnosis",
+        description="Run a localizer on a stored run and store its diagnosis with the run, so that ls, show, report "
+        "and --json show it. Failed live runs are diagnosed when they finish; use this for runs stored without an "
+        "outcome, or to try another localizer (e.g. --localizer llm).",
+    )
+    p.add_argument("run", help="a stored run id (a unique prefix is enough)")
+    p.add_argument("--localizer", help="localizer to use (default: the first registered, signals)")
+    p.add_argument("--json", action="store_true", help="print run id, outcome and diagnosis as JSON")
+    p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser(
+        "verdict",
+        help="record a stored run's outcome given after it ended (failed, solved, unknown); failed runs are diagnosed",
+        description="Set the outcome of a stored run, e.g. from a verifier or a CI job that ran after the agent. A "
+        "failed verdict diagnoses the run at once; the verdict, who gave it and the outcome before are kept in the "
+        "run's metadata.",
+    )
+    p.add_argument("run", help="a stored run id (a unique prefix is enough)")
+    p.add_argument("outcome", help="failed, solved or unknown (passed/fail are accepted)")
+    p.add_argument("--by", help="who or what judged, kept with the verdict (e.g. 'CI job 1234')")
+    p.add_argument("--localizer", help="localizer for a failed verdict (default: the first registered)")
+    p.add_argument("--json", action="store_true", help="print run id, outcome and diagnosis as JSON")
+    p.set_defaults(func=cmd_verdict)
 
     p = sub.add_parser("search", help="full-text search over stored steps", description="Search stored steps.")
     p.add_argument("text", help="words to find")

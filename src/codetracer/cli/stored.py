@@ -77,13 +77,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _load_run_or_artifact(ref: str, localizer_name: str | None) -> Run:
-    """A stored run by id (prefix), else an artifact path analyzed now (diagnosed, not stored)."""
+    """A stored run by id (prefix), else an artifact path analyzed now (diagnosed, not stored). A stored run is
+    diagnosed for the report when a localizer is named or when it failed and has no diagnosis."""
     from codetracer.core.extract import Failure, extract_all
     from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(ref)
     if not path.exists():
-        return _store().load_run(ref)
+        from codetracer.core.model import Outcome
+        from codetracer.verdicts import localize
+
+        run = _store().load_run(ref)
+        if localizer_name is not None or (run.diagnosis is None and run.outcome is Outcome.FAILED):
+            run.diagnosis = localize(run, localizer_name)  # for this report; `codetracer diagnose` stores one
+        return run
     runs: list[Run] = []
     problems: list[Failure] = []
     for item in extract_all(path):

@@ -28,7 +28,7 @@ from codetracer.core.derived import derive
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
 from codetracer.core.journal import Journal, orphaned, read_ops
-from codetracer.core.model import Run
+from codetracer.core.model import Diagnosis, Outcome, Run
 from codetracer.core.runlog import Op, RunLog, build_tree
 from codetracer.core.store import Store
 from codetracer.hooks.manager import PluginManager
@@ -76,6 +76,10 @@ class Tracer:
         deleted, and counted in :attr:`empty_runs`: every ``invoke`` of a graph becomes a run, and most of them, in a
         test suite, are pure state-machine calls.
     :param load_plugins: also register third-party plugins of entry-point group ``codetracer``.
+    :param diagnose: diagnose every run that finishes failed, on the writer thread, through the
+        ``codetracer_on_failure`` hook (the tracer's plugins first, then the process's: the built-in answer is the
+        default localizer), so the stored run carries its diagnosis wherever it is shown. A failing localizer is
+        logged and the run is stored without one.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Tracer:
         keep_runs: int = 1000,
         keep_empty: bool = False,
         load_plugins: bool = True,
+        diagnose: bool = True,
     ) -> None:
         self.home = Path(home) if home is not None else config.home()
         self.project = project or config.project()
@@ -109,6 +114,7 @@ class Tracer:
         """Finished runs left in their journal because the writer queue was full or the store failed (:meth:`close`
         stores them from there)."""
         self.keep_empty = keep_empty
+        self.diagnose = diagnose
         self.empty_runs = 0
         """Finished runs that held nothing, dropped (unless ``keep_empty``)."""
         self._deferred_paths: list[Path] = []
@@ -154,10 +160,16 @@ class Tracer:
                 if self.journal is not None:
                     self.journal.close(item.run_id, delete=True)
                 continue
+            if self.diagnose and run.outcome is Outcome.FAILED and run.diagnosis is None:
+                run.diagnosis = self._diagnosis(run)
             self.runs.append(run)
             runs.append(run)
             self._export(run)
         return runs
+
+    def _diagnosis(self, run: Run) -> Diagnosis | None:
+        """The on-failure hook's answer for a run that finished failed (writer thread, never the agent's)."""
+        return on_failure(run, self.pm)
 
     def _export(self, run: Run) -> None:
         """Hand the finished tree to ``codetracer_run_completed`` plugins (e.g. OpenTelemetry); each is isolated."""
@@ -315,6 +327,25 @@ class Tracer:
                 os.close(fd)
 
 
+def on_failure(run: Run, pm: PluginManager | None = None) -> Diagnosis | None:
+    """The ``codetracer_on_failure`` answer for a failed run: ``pm``'s plugins first (a tracer's own), then the
+    process's, which hold the built-in answer (the default localizer). ``None`` when nothing answers or the call
+    fails (logged): a run is stored without a diagnosis rather than not at all."""
+    from codetracer.hooks.manager import get_plugin_manager
+
+    for manager in (pm, get_plugin_manager()):
+        if manager is None:
+            continue
+        try:
+            found = manager.hook.codetracer_on_failure(run=run, attempt=1)
+        except Exception:  # the manager's own trouble; plugins are already isolated by their guards
+            log.exception("codetracer could not diagnose run %s", run.id)
+            return None
+        if isinstance(found, Diagnosis):
+            return found
+    return None
+
+
 def recover(home: Path | str | None = None, *, project: str | None = None) -> list[Run]:
     """Store the runs of orphaned journals (their process died or the store was unavailable) and delete them.
 
@@ -337,6 +368,8 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
                 node["dropped_events"] = node.get("dropped_events", 0) + torn
                 node["metadata"].setdefault("recovered_from_journal", True)
                 run = derive(to_run(node))
+                if run.outcome is Outcome.FAILED and run.diagnosis is None:
+                    run.diagnosis = on_failure(run)
                 if not run.holds_nothing():  # a finished run with nothing in it is dropped, as a live tracer does
                     runs.append(run)
             if runs:
