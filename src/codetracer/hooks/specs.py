@@ -297,7 +297,10 @@ def codetracer_run_completed(run: Run) -> None:
 def codetracer_on_failure(run: Run, attempt: int) -> Diagnosis | None:
     """A run has failed (its outcome is ``"failed"``): return a diagnosis, or ``None`` to let another plugin try.
 
-    The first non-``None`` result wins. ``attempt`` counts from 1 for the original run.
+    The first non-``None`` result wins. ``attempt`` counts from 1 for the original run. Called by the tracer on its
+    writer thread for every live run that finishes failed (``attempt=1``; the answer is stored with the run), by
+    journal recovery for recovered failed runs, and by auto-retry for each failed attempt (then ``attempt`` is the
+    attempt's number). codetracer's own plugin answers last (``trylast``) with the default localizer.
     """
 
 
