@@ -31,6 +31,12 @@ def step(step_id: int, command: str | None = None, tool: str = "bash", edits: bo
         ("python reproduce_bug.py", StageKind.VERIFICATION),
         ("./solution.sh", StageKind.VERIFICATION),
         ("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT", StageKind.SUBMIT),
+        # reading a test or a reproduction script is inspection; running it is verification
+        ("cat calc.py; cat test_calc.py", StageKind.INSPECTION),
+        ("sed -n '1,30p' tests/test_calc.py | nl", StageKind.INSPECTION),
+        ("grep -n mean reproduce.py", StageKind.INSPECTION),
+        ("cat test_calc.py && python test_calc.py", StageKind.VERIFICATION),
+        ("cat reproduce.py; python reproduce.py", StageKind.VERIFICATION),
     ],
 )
 def test_commands_classify_as_people_would(command: str, kind: StageKind) -> None:

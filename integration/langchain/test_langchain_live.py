@@ -259,7 +259,7 @@ def test_parallel_tool_calls_are_siblings_of_one_step(tracer: codetracer.Tracer,
             AIMessage(content="Both read."),
         ),
         tracer=tracer,
-        verifier=lambda outputs: outputs["messages"][-1].content == "Both read.",
+        verify=lambda outputs: outputs["messages"][-1].content == "Both read.",
     )
     traced.invoke(ask("read the sources"))
 
@@ -636,3 +636,23 @@ def test_killed_mid_tool_recovers_the_steps_and_the_call_in_flight(home: Path) -
     assert in_flight.action is not None and in_flight.action.command == "pytest -q"
     assert in_flight.observation is None and not in_flight.complete, "the call the process died in stays open"
     assert llm_responses(run) == ["Read it.", "Run the tests."]
+
+
+def test_one_verify_keyword_the_old_one_warns_and_unknown_options_name_the_public_function(
+    tracer: codetracer.Tracer,
+) -> None:
+    def says_done(outputs: Any) -> bool:
+        return outputs["messages"][-1].content == "Done."
+
+    with pytest.warns(DeprecationWarning, match="use verify="):
+        traced = codetracer.trace(agent(AIMessage(content="Done.")), tracer=tracer, verifier=says_done)
+    traced.invoke(ask("finish"))
+    (run,) = finished(tracer)
+    assert run.outcome.value == "solved", "verifier= still judges the run"
+
+    from codetracer.core.errors import CodetracerError
+
+    with pytest.raises(CodetracerError, match=r"codetracer.trace\(\) of a .* takes no option 'verfy'.*verify"):
+        codetracer.trace(agent(AIMessage(content="Done.")), tracer=tracer, verfy=says_done)
+    with pytest.raises(CodetracerError, match="not both"):
+        codetracer.trace(agent(AIMessage(content="Done.")), tracer=tracer, verify=says_done, verifier=says_done)

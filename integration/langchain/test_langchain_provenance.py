@@ -81,7 +81,7 @@ def test_the_wrong_write_is_the_onset_not_the_recovered_read(
                               capture_output=True).returncode == 0
 
     if graph_path:
-        traced = codetracer.trace(graph, tracer=tracer, verifier=tests_pass)
+        traced = codetracer.trace(graph, tracer=tracer, verify=tests_pass)
         traced.invoke(ask("add() is wrong; fix calc.py"))
     else:
         from codetracer.adapters.langchain.live import CodetracerCallbackHandler

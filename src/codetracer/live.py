@@ -11,6 +11,8 @@ matching adapter module under :mod:`codetracer.adapters` is imported only then. 
 from __future__ import annotations
 
 import importlib
+import inspect
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from codetracer.core.errors import CodetracerError
@@ -46,12 +48,42 @@ def adapter_for(target: Any) -> Any:
 
 
 def trace(target: Any, *, tracer: Tracer | None = None, **options: Any) -> Any:
-    """Trace ``target`` live into ``tracer`` (default: the process-wide tracer); returns what the adapter returns."""
+    """Trace ``target`` live into ``tracer`` (default: the process-wide tracer); returns what the adapter returns.
+
+    ``verify=`` (what judges the run when it ends) is the same keyword for every framework that takes one, as in
+    :func:`codetracer.auto_retry`; the former ``verifier=`` still works with a :class:`DeprecationWarning`. An option
+    the target's adapter does not take is a :class:`CodetracerError` naming the options it does take.
+    """
+    if "verifier" in options:
+        if "verify" in options:
+            raise CodetracerError("codetracer.trace() takes verify=, not both verify= and verifier=")
+        warnings.warn("codetracer.trace(verifier=...) is deprecated; use verify=", DeprecationWarning, stacklevel=2)
+        options["verify"] = options.pop("verifier")
     if tracer is None:
         from codetracer import get_tracer
 
         tracer = get_tracer()
-    return adapter_for(target).instrument(target, tracer, **options)
+    adapter = adapter_for(target)
+    _check_options(adapter.instrument, options, target)
+    return adapter.instrument(target, tracer, **options)
+
+
+def _check_options(instrument: Any, options: dict[str, Any], target: Any) -> None:
+    """Refuse options the adapter's ``instrument`` does not name, in the words of the public function (an adapter
+    that takes ``**options`` checks its own)."""
+    try:
+        params = inspect.signature(instrument).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [name for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise CodetracerError(
+            f"codetracer.trace() of a {type(target).__name__} takes no option {', '.join(map(repr, unknown))} "
+            f"(it takes: {', '.join(['tracer', *known])})"
+        )
 
 
 def langchain(*, tracer: Tracer | None = None, graph_path: bool = True) -> Any:

@@ -123,6 +123,26 @@ _QUICK: dict[str, StageKind] = {
 """Commands whose first word alone decides the kind when the command is simple (no pipes, redirects, chains)."""
 _COMPOUND = re.compile(r"[|;&><`$\n]|\s-i\b|\bsubmit|COMPLETE|verif|valid|install|test_|repro|\./")
 _CD_PREFIX = re.compile(r"^\s*cd\s+[^\s;&|]+\s*&&\s*")
+_READERS = frozenset(("cat", "head", "tail", "nl", "less", "more", "wc", "grep", "rg", "ls", "find", "tree", "cd",
+                      "file", "stat", "sort", "uniq", "cut"))
+_PARTS = re.compile(r"\s*(?:&&|\|\||[;|\n])\s*")
+
+
+def _only_reads(command: str) -> bool:
+    """Whether a (compound) command only reads files: every part starts with a reader (``cat``, ``grep``, ``sed
+    -n`` ...) and nothing is redirected into a file. Reading a test file is inspection; running it is verification."""
+    if ">" in command or "<<" in command or "`" in command or "$(" in command:
+        return False
+    parts = [p for p in _PARTS.split(command.strip()) if p]
+    if not parts:
+        return False
+    for part in parts:
+        words = part.split()
+        if words[0] == "sed" and "-n" in words[1:3] and not any(w.startswith("-i") for w in words):
+            continue
+        if words[0] not in _READERS or "-exec" in words or "-delete" in words:
+            return False
+    return True
 
 
 _ABSORBABLE = frozenset({StageKind.ENV_CHECK, StageKind.INSPECTION, StageKind.OTHER})
@@ -156,6 +176,8 @@ def classify_step(step: Step) -> StageKind:
         quick = _QUICK.get(words[0]) if words else None
         if quick is not None:
             return quick
+    if first_command and len(step.actions) == 1 and _only_reads(first_command):
+        return StageKind.ENV_CHECK if first_command.split()[0] in ("ls", "cd") else StageKind.INSPECTION
     lowered = blob.lower()
     for kind, triggers, pattern in _PLAN:
         if (triggers is None or any(t in lowered for t in triggers)) and pattern.search(lowered):

@@ -84,10 +84,13 @@ def instrument(
     tracer: Tracer,
     *,
     outcome: str | bool | None = None,
-    verifier: Verifier | None = None,
+    verify: Verifier | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """``codetracer.trace(runnable)``: a traced copy of the runnable; use the returned object.
+
+    ``verify(outputs)`` judges a finished run: ``True``/``False`` make it solved/failed (``verifier=`` is the former
+    name, accepted by :func:`codetracer.trace` with a deprecation warning).
 
     A LangGraph graph with a ``messages`` channel is traced through its own task stream, without callbacks
     (:mod:`codetracer.adapters.langchain.graph`, much cheaper). Any other runnable is bound with a codetracer handler:
@@ -96,11 +99,11 @@ def instrument(
     """
     if graph.traceable(target):
         try:
-            return graph.instrument(target, tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+            return graph.instrument(target, tracer, outcome=outcome, verifier=verify, metadata=metadata)
         except Exception as exc:  # noqa: BLE001 - a graph class codetracer cannot copy is traced by callbacks
             log.warning("codetracer cannot copy the %s graph (%s: %s); tracing it through callbacks",
                         type(target).__name__, type(exc).__name__, exc)
-    handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+    handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verify, metadata=metadata)
     return target.with_config(callbacks=[handler])
 
 
