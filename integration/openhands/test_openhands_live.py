@@ -99,8 +99,9 @@ def offline_run(conv: Any) -> Run:
 
 
 def comparable(run: Run, *, outcome: bool = True) -> dict[str, Any]:
-    """The tree without what differs by construction: the run id and the source facts in metadata."""
-    data = run.model_dump(exclude={"id", "metadata"})
+    """The tree without what differs by construction: the run id, the source facts in metadata, and the diagnosis
+    (a live failed run is diagnosed as it is stored; the offline extractor leaves that to ``analyze``)."""
+    data = run.model_dump(exclude={"id", "metadata", "diagnosis"})
     if not outcome:
         data.pop("outcome")
     return data
@@ -191,6 +192,7 @@ def test_failing_run_ends_on_conversation_error(tmp_path: Path, home: Path, trac
     assert (saved.outcome, saved.exit_status) == ("failed", "error")
     assert comparable(saved) == comparable(run)
     assert comparable(offline_run(conv)) == comparable(run)
+    assert run.diagnosis is not None and saved.diagnosis == run.diagnosis  # diagnosed when it failed, stored with it
 
 
 def test_state_update_ends_the_run(tmp_path: Path, tracer: Tracer) -> None:
