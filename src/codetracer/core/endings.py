@@ -1,8 +1,10 @@
 """How a live run, or a call inside it, ended: one vocabulary for every adapter.
 
 A framework that names its own ends (mini-swe-agent's ``Submitted``, an OpenHands execution status) keeps its words
-in ``exit_status``; for the ends every framework shares, adapters say the same thing with these words, so a run
-stopped early reads ``stopped`` whichever framework, and whichever way of tracing it, recorded it:
+in ``exit_status``; for the ends frameworks share, adapters say the same thing with these words, so a run stopped
+early reads ``stopped`` whichever way of tracing it recorded it (the LangChain adapter's two paths use them; the
+mini-swe-agent, OpenHands and SWE-agent adapters report what the framework itself writes, which their saved
+trajectories repeat):
 
 =====================  ===========  ==============  ==========================================================
 how the run ended      ``outcome``  ``exit_status``  what it means
