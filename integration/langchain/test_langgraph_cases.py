@@ -30,6 +30,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from langchain.agents import create_agent
     from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.func import entrypoint, task
     from langgraph.graph import END, START, MessagesState, StateGraph
     from langgraph.prebuilt import InjectedState
     from langgraph.types import Command, interrupt
@@ -535,6 +536,71 @@ def cancelled(tracer: codetracer.Tracer, graph_path: bool) -> list[Run]:
 
 def test_a_cancelled_run_is_cancelled_both_ways(tracer: codetracer.Tracer) -> None:
     both_paths(tracer, cancelled)
+
+
+@task
+async def slow_part(key: str) -> str:
+    """A task of a functional-API workflow that takes long."""
+    await asyncio.sleep(5)
+    return key
+
+
+@task
+async def failing_part(key: str) -> str:
+    """A task that raises a moment after starting, while its sibling still runs."""
+    await asyncio.sleep(0.1)
+    raise ValueError(f"part {key} failed")
+
+
+def workflow(*parts: Any) -> Any:
+    """An ``@entrypoint`` running its ``@task``s in parallel: LangGraph cancels the tasks still running, when the
+    run is cancelled, with its marker object. It has no ``messages`` channel, so ``codetracer.trace`` traces it
+    through callbacks too."""
+
+    @entrypoint()
+    async def both_parts(inputs: dict[str, Any]) -> list[str]:
+        return [await future for future in [part(f"p{i}") for i, part in enumerate(parts)]]
+
+    return both_parts
+
+
+def cancelled_workflow(tracer: codetracer.Tracer, graph_path: bool) -> list[Run]:
+    target, config = traced(workflow(slow_part, slow_part), tracer, graph_path)
+
+    async def main() -> None:
+        running = asyncio.ensure_future(target.ainvoke(ask("two parts"), config=config))
+        await asyncio.sleep(0.1)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(main())
+    (run,) = runs_of(tracer)
+    assert (run.outcome.value, run.exit_status, run.errors, run.steps) == ("unknown", "cancelled", [], [])
+    assert "object at 0x" not in run.to_json(), "LangGraph's cancel marker (task.cancel(sentinel)) is no error text"
+    assert run.metadata["trace_path"] == "callbacks"
+    return [run]
+
+
+@PATHS
+def test_a_cancelled_workflow_has_no_marker_for_an_error(tracer: codetracer.Tracer, graph_path: bool) -> None:
+    cancelled_workflow(tracer, graph_path)
+
+
+def failing_workflow_task(tracer: codetracer.Tracer, graph_path: bool) -> list[Run]:
+    target, config = traced(workflow(slow_part, failing_part), tracer, graph_path)
+    with pytest.raises(ValueError, match="part p1 failed"):
+        asyncio.run(target.ainvoke(ask("two parts"), config=config))
+    (run,) = runs_of(tracer)
+    assert (run.outcome.value, run.exit_status, run.errors) == ("failed", "ValueError", [])
+    assert [(s.raw_ref, [(e.kind, e.error) for e in s.errors], s.calls) for s in run.steps] == [
+        ("node=both_parts/failing_part", [("ValueError", "part p1 failed")], [])], "the task that raised, once"
+    return [run]
+
+
+@PATHS
+def test_a_failing_workflow_task_is_blamed(tracer: codetracer.Tracer, graph_path: bool) -> None:
+    failing_workflow_task(tracer, graph_path)
 
 
 def test_a_process_wide_registration_bounds_the_trees_in_memory(tracer: codetracer.Tracer) -> None:
