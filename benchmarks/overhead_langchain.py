@@ -214,12 +214,14 @@ def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: i
         return {**config, "callbacks": [handler]}
 
     session = graph._Session
-    saved = {name: getattr(session, name) for name in ("open", "take", "finished")}
+    saved = {name: getattr(session, name) for name in ("open", "take", "_end")}
+    thread_state = graph.thread_state
     results = []
     try:
         session.open = classmethod(timed(saved["open"].__func__))  # type: ignore[method-assign]
         session.take = lean_probe(saved["take"])  # type: ignore[method-assign]
-        session.finished = timed(saved["finished"])  # type: ignore[method-assign]
+        session._end = timed(saved["_end"])  # type: ignore[method-assign]
+        graph.thread_state = timed(thread_state)  # the thread's checkpoint, read before the run (none here)
         def registered() -> None:
             codetracer.langchain(tracer=tracer)
             try:
@@ -240,6 +242,7 @@ def in_hook(make: Any, task: Any, config: dict[str, Any], steps: int, repeats: i
     finally:
         for name, value in saved.items():
             setattr(session, name, value)
+        graph.thread_state = thread_state
         tracer.close()
     return results
 

@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from codetracer.adapters.langchain.turns import GRAPH_MAPPER, GraphMapper, TurnMapper
+from codetracer.adapters.langchain.graph_turns import GraphMapper
+from codetracer.adapters.langchain.turns import GRAPH_MAPPER, TurnMapper
 from codetracer.adapters.langchain.turns import MAPPER as LANGCHAIN_MAPPER
 from codetracer.adapters.mini_swe_agent.live import MAPPER as MINI_MAPPER
 from codetracer.adapters.mini_swe_agent.live import MessageMapper

@@ -166,8 +166,10 @@ def test_interrupt_ends_the_run_as_interrupted_and_resuming_is_a_new_run(tracer:
     traced.invoke(None, config=config)  # approve: LangGraph resumes the thread from its checkpoint
     (resumed,) = finished(tracer)
     assert resumed.id != paused.id and resumed.exit_status == "finished"
-    # the approved call was requested by the first run: here it is a step of its own, then the model's answer
-    assert tool_calls(resumed) == [[("run_shell", {}, "1 passed", False)], []]
+    # the approved call was requested by the first run: here it is a step of its own (with the arguments the
+    # thread's checkpoint holds), then the model's answer
+    assert tool_calls(resumed) == [[("run_shell", {"command": "pytest -q"}, "1 passed", False)], []]
+    assert resumed.metadata["thread_id"] == "t1" and resumed.metadata["resumes"] == paused.id
     assert [[c.kind for c in s.calls] for s in resumed.steps] == [["tool"], ["llm"]]
     assert resumed.steps[1].calls[0].response.text == "Fixed: add now adds."  # type: ignore[union-attr]
 

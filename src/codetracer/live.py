@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import warnings
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from codetracer.core.errors import CodetracerError
@@ -86,15 +87,26 @@ def _check_options(instrument: Any, options: dict[str, Any], target: Any) -> Non
         )
 
 
-def langchain(*, tracer: Tracer | None = None, graph_path: bool = True) -> Any:
+def langchain(
+    *,
+    tracer: Tracer | None = None,
+    graph_path: bool = True,
+    keep_runs: int | None = None,
+    keep_bytes: int | EllipsisType | None = ...,
+) -> Any:
     """Trace every LangChain/LangGraph run in this process (global registration); returns the callback handler.
 
     LangGraph graphs with a ``messages`` channel are traced through their own ``updates`` stream, as
     ``codetracer.trace(graph)`` traces them; ``graph_path=False`` traces them through callbacks like everything else.
+    ``keep_runs`` and ``keep_bytes`` bound the finished trees the tracer keeps in memory (``tracer.runs``: by default
+    the last 1,000 and at most about 64 MiB of them; ``keep_bytes=None`` lifts the size bound); every run is in the
+    store whatever they say.
     """
     if tracer is None:
         from codetracer import get_tracer
 
         tracer = get_tracer()
+    if keep_runs is not None or keep_bytes is not ...:
+        tracer.keep(keep_runs, keep_bytes)
     module = importlib.import_module("codetracer.adapters.langchain.live")
     return module.register_global(tracer, graph_path=graph_path)

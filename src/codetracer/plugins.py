@@ -43,7 +43,7 @@ MAPPERS: dict[str, str] = {
     "mini-swe-agent": "codetracer.adapters.mini_swe_agent.live:MessageMapper",
     "openhands": "codetracer.adapters.openhands.live:EventMapper",
     "langchain": "codetracer.adapters.langchain.turns:TurnMapper",
-    "langgraph": "codetracer.adapters.langchain.turns:GraphMapper",
+    "langgraph": "codetracer.adapters.langchain.graph_turns:GraphMapper",
 }
 """Record mappers by the name live adapters journal (``MAPPER`` in each adapter): names stay, modules may move."""
 

@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outcome", choices=["solved", "failed", "unknown"], help="only runs with this outcome")
     p.add_argument("--since", help="only runs started since (2026-11-01, 7d, 12h)")
     p.add_argument("--until", help="only runs started until (2026-11-01, 7d, 12h)")
-    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50; 0: all); ls says when "
+                   "there are more")
     p.add_argument("--json", action="store_true", help="one JSON object per run per line")
     p.set_defaults(func=cmd_ls)
 

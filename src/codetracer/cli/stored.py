@@ -25,11 +25,16 @@ def cmd_ls(args: argparse.Namespace) -> int:
         outcome=args.outcome,
         since=_parse_time(args.since) if args.since else None,
         until=_parse_time(args.until) if args.until else None,
-        limit=args.limit,
+        limit=args.limit + 1 if args.limit else None,  # one more: whether there are more than shown
     )
+    more = bool(args.limit) and len(runs) > args.limit
+    runs = runs[: args.limit] if more else runs
+    note = f"(the newest {args.limit} runs; more are stored: --limit N shows N, --limit 0 all of them)"
     if args.json:
         for r in runs:
             _emit_json(r.__dict__)
+        if more:
+            print(note, file=sys.stderr)  # stdout stays one JSON object per line
         return 0
     if not runs:
         print("no stored runs (trace a run, or `codetracer analyze PATH`)")
@@ -39,6 +44,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         onset = "" if r.onset_step is None else str(r.onset_step)
         flag = "" if r.complete else " (incomplete)"
         print(f"{r.id[:60]:60} {r.framework[:15]:15} {r.outcome:8} {r.n_steps:5} {r.n_error_steps:4} {onset:>5}{flag}")
+    if more:
+        print(note)
     return 0
 
 

@@ -415,6 +415,15 @@ class TreeBuilder:
         text = self._text(output) if output is not None else None
         call["observation"] = {"text": text, "exit_code": exit_code, "is_error": is_error}
 
+    @hookimpl
+    def codetracer_call_ended(self, run_id: str, call_id: str, ending: str, timestamp: float | None) -> None:
+        """A call that never returned: it stays incomplete, with the word for why (``core/endings.py``)."""
+        call = self._finish_call(run_id, call_id, timestamp)
+        if call is None:
+            return
+        call["complete"] = False
+        call["ending"] = ending
+
     # -- content ------------------------------------------------------------------------------------------------------
 
     @hookimpl

@@ -144,6 +144,10 @@ class Events:
     ) -> None:
         self._h.codetracer_tool_call_finished(run_id, call_id, output, exit_code, is_error, timestamp)
 
+    def call_ended(self, run_id: str, call_id: str, ending: str, *, timestamp: float | None = None) -> None:
+        """A call that did not return: ``"cancelled"`` or ``"interrupted"`` (:mod:`codetracer.core.endings`)."""
+        self._h.codetracer_call_ended(run_id, call_id, ending, timestamp)
+
     def observation(
         self,
         run_id: str,

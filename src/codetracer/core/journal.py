@@ -55,6 +55,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "codetracer_llm_call_finished",
         "codetracer_tool_call_started",
         "codetracer_tool_call_finished",
+        "codetracer_call_ended",
         "codetracer_observation",
         "codetracer_message",
         "codetracer_error",

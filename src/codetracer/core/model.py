@@ -161,6 +161,12 @@ class Call(_Model):
     output_tokens: int | None = None
     cost: float | None = None
     raw_ref: str | None = None
+    ending: str | None = Field(
+        default=None,
+        description="why a call that never returned did not: 'cancelled' (its run ended around it: a sibling raised, "
+        "the run was stopped or cancelled) or 'interrupted' (the run paused there; resuming runs it again); not an "
+        "error (core/endings.py)",
+    )
 
 
 class Message(_Model):

@@ -17,7 +17,10 @@ import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from codetracer.core.endings import CANCELLED, INTERRUPTED, STOPPED
 from codetracer.core.model import Action, Call, Observation, Run, Stage, Step, Text
+
+_PAUSED_OR_CUT = frozenset({INTERRUPTED, STOPPED, CANCELLED})
 
 MAX_FOLD_LINES = 40
 """Runs with more stages than this merge consecutive folded stages into one line."""
@@ -64,13 +67,38 @@ def step_summary(step: Step, limit: int = 120) -> dict[str, Any]:
         "agent": step.agent,
         "action": "; ".join(action_summary(a) for a in step.actions) or None,
         "observation": observation_summary(last, limit) if last else None,
+        "observations": _call_observations(step, limit),
         "exit_code": last.exit_code if last else None,
         "error": step.is_error,
+        "errors": [f"{e.kind}: {e.error}" if e.kind else e.error for e in step.errors],
         "changes": [
             {"path": c.path, "how": c.how, "fate": c.fate, "via_step": c.via_step, "in_patch": c.in_patch}
             for c in step.changes
         ],
     }
+
+
+def _call_observations(step: Step, limit: int) -> list[dict[str, Any]]:
+    """One entry per tool call of the step (parallel calls each say what came back, or why nothing did), then the
+    step's own observations."""
+    out: list[dict[str, Any]] = []
+    for call in step.calls:
+        if call.action is None:
+            continue
+        obs = call.observation
+        out.append({
+            "call": call.id,
+            "action": action_summary(call.action),
+            "observation": observation_summary(obs, limit) if obs is not None else None,
+            "exit_code": obs.exit_code if obs is not None else None,
+            "error": bool(obs is not None and (obs.is_error or obs.exit_code not in (None, 0))),
+            "ending": call.ending,
+        })
+    for obs in step.observations:
+        out.append({"call": None, "action": None, "observation": observation_summary(obs, limit),
+                    "exit_code": obs.exit_code, "error": obs.is_error or obs.exit_code not in (None, 0),
+                    "ending": None})
+    return out
 
 
 def run_to_json_obj(run: Run) -> dict[str, Any]:
@@ -97,6 +125,7 @@ def run_to_json_obj(run: Run) -> dict[str, Any]:
         "outcome": run.outcome.value,
         "exit_status": run.exit_status,
         "complete": run.complete,
+        "errors": [f"{e.kind}: {e.error}" if e.kind else e.error for e in run.errors],
         "task": shorten(run.task, 200) if run.task else None,
         "n_steps": len(run.steps),
         "stages": [s.model_dump() for s in run.stages],
@@ -201,6 +230,8 @@ def render_text(
     chain = set(run.diagnosis.chain) if run.diagnosis else set()
     outcome_style = {"solved": "green", "failed": "red"}.get(run.outcome.value, "yellow")
     status = paint(outcome_style, run.outcome.value) + ("" if run.complete else paint("yellow", ", incomplete"))
+    if run.exit_status in _PAUSED_OR_CUT:  # why a run without a verdict has none
+        status += paint("yellow", f", {run.exit_status}")
     head = f"run {paint('bold', safe(run.id))}  [{status}]  framework={safe(run.framework)}  steps={len(run.steps)}"
     lines = [head]
     if run.task:
@@ -250,6 +281,9 @@ def render_text(
         if stages:
             lines.append(paint("cyan", "  (steps outside any stage)"))
         lines.extend(_step_lines(run, rest, onset, chain, width, paint, elided))
+    for err in run.errors:  # what no step holds: LangGraph's own errors, a mapper's trouble
+        kind = f" ({err.kind})" if err.kind else ""
+        lines.append(paint("error", f"  run error{safe(kind)}: ") + safe(shorten(err.error, width * 2)))
     lines.extend(_final_state_lines(run, width, paint))
     if run.diagnosis is not None:
         d = run.diagnosis
@@ -363,6 +397,9 @@ def _step_lines(
         actions = step.actions
         if not actions:
             text = step.thought.text if step.thought else (step.messages[0].content.text if step.messages else "")
+            if not text and step.errors:  # a graph node that raised outside any call
+                first = step.errors[0]
+                text = f"error ({first.kind}): {first.error}" if first.kind else f"error: {first.error}"
             lines.append(f"{head}  {_fit(text, width - len(plain_head), elided)}")
         for n, call in enumerate(c for c in step.calls if c.action is not None):
             assert call.action is not None
@@ -371,6 +408,8 @@ def _step_lines(
             if call.observation is not None:
                 obs = _obs_line(call.observation, width - len(plain_head) - 12, paint, elided)
                 lines.append(f"{pad}    {paint('dim', '->')} {obs}")
+            elif call.ending is not None:
+                lines.append(f"{pad}    {paint('dim', '->')} {paint('yellow', safe(call.ending))}")
         for obs_ in step.observations:
             obs = _obs_line(obs_, width - len(plain_head) - 12, paint, elided)
             lines.append(f"{pad}    {paint('dim', '->')} {obs}")
@@ -481,6 +520,8 @@ def _call_facts(call: Call) -> str:
         facts.append(f"tokens {call.input_tokens or 0} in / {call.output_tokens or 0} out")
     if call.cost:
         facts.append(f"cost {call.cost:g}")
-    if not call.complete:
+    if call.ending is not None:
+        facts.append(call.ending)
+    elif not call.complete:
         facts.append("incomplete")
     return "  (" + ", ".join(facts) + ")"

@@ -316,6 +316,10 @@ class RunLog:
         self._add(run_id, ("tool_call_finished", run_id, call_id, self._small(output), exit_code, is_error, timestamp))
 
     @hookimpl
+    def codetracer_call_ended(self, run_id: str, call_id: str, ending: str, timestamp: float | None) -> None:
+        self._add(run_id, ("call_ended", run_id, call_id, ending, timestamp))
+
+    @hookimpl
     def codetracer_observation(
         self,
         run_id: str,

@@ -20,6 +20,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 
 from codetracer.core import config
 from codetracer.core.blobs import BlobStore
@@ -29,6 +30,7 @@ from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
 from codetracer.core.journal import Journal, orphaned, read_ops
 from codetracer.core.model import Diagnosis, Outcome, Run
+from codetracer.core.recent import DEFAULT_BYTES, DEFAULT_RUNS, RecentRuns
 from codetracer.core.runlog import Op, RunLog, build_tree
 from codetracer.core.store import Store
 from codetracer.hooks.manager import PluginManager
@@ -51,26 +53,16 @@ class _Finished:
     dropped: int
 
 
-class RecentRuns(list[Run]):
-    """A list that keeps only the newest ``limit`` runs: a long-lived tracer must not grow without bound."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-
-    def append(self, run: Run) -> None:
-        super().append(run)
-        if len(self) > self.limit:
-            del self[: len(self) - self.limit]
-
-
 class Tracer:
     """Records live runs. Adapters emit through :attr:`events`; finished trees land in :attr:`runs` and the store.
 
     :param home: data folder (default ``$CODETRACER_HOME``).
     :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
     :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
-    :param keep_runs: finished trees kept in :attr:`runs` (a long-lived tracer must not grow without bound).
+    :param keep_runs: finished trees kept in memory, in :attr:`runs` (a long-lived tracer must not grow without
+        bound; every run is in the store).
+    :param keep_bytes: and at most about this many bytes of them (the oldest go first; ``None``: no size bound). See
+        :mod:`codetracer.core.recent`; :meth:`keep` changes both later.
     :param keep_empty: also keep, store and export runs that hold nothing (no step, error or message; see
         :meth:`~codetracer.core.model.Run.holds_nothing`). By default they are dropped once finished, their journal
         deleted, and counted in :attr:`empty_runs`: every ``invoke`` of a graph becomes a run, and most of them, in a
@@ -89,7 +81,8 @@ class Tracer:
         persist: bool = True,
         project: str | None = None,
         queue_size: int = 64,
-        keep_runs: int = 1000,
+        keep_runs: int = DEFAULT_RUNS,
+        keep_bytes: int | None = DEFAULT_BYTES,
         keep_empty: bool = False,
         load_plugins: bool = True,
         diagnose: bool = True,
@@ -108,8 +101,9 @@ class Tracer:
         if load_plugins:
             self.pm.load_entrypoint_plugins()
         self.events = Events(self.pm.relay)
-        self.runs: RecentRuns = RecentRuns(keep_runs)
-        """The last ``keep_runs`` runs this tracer finished, in order (older ones are in the store)."""
+        self.runs: RecentRuns = RecentRuns(keep_runs, keep_bytes)
+        """The last runs this tracer finished, in order, within ``keep_runs`` and ``keep_bytes`` (every run is in
+        the store)."""
         self.deferred = 0
         """Finished runs left in their journal because the writer queue was full or the store failed (:meth:`close`
         stores them from there)."""
@@ -129,6 +123,11 @@ class Tracer:
         _live_tracers.add(self)
         if self.journal is not None:
             self._ensure_writer()  # it prepares the first journal files before any run needs one
+
+    def keep(self, runs: int | None = None, max_bytes: int | EllipsisType | None = ...) -> None:
+        """Change how many finished trees :attr:`runs` keeps in memory, and how many bytes of them (``None``: no
+        size bound; an argument left out stays as it was)."""
+        self.runs.keep(runs, max_bytes)
 
     # -- finished runs ------------------------------------------------------------------------------------------------
 

@@ -186,6 +186,16 @@ def codetracer_tool_call_finished(
 
 
 @hookspec
+def codetracer_call_ended(run_id: str, call_id: str, ending: str, timestamp: float | None) -> None:
+    """A model or tool call ended without returning, and not by an error of its own.
+
+    :param ending: ``"cancelled"`` (its run ended around it: a parallel sibling raised, the run was stopped or
+        cancelled) or ``"interrupted"`` (the run paused there, e.g. LangGraph's ``interrupt()``; resuming runs it
+        again). See :mod:`codetracer.core.endings`. The call stays incomplete and is no error of the agent.
+    """
+
+
+@hookspec
 def codetracer_observation(
     run_id: str,
     step_key: str,

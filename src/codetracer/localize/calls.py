@@ -68,14 +68,16 @@ def acts_on_environment(call: Call) -> bool:
 def _failed(call: Call) -> bool:
     obs = call.observation
     if obs is None:
-        return not call.complete
+        return not call.complete and call.ending is None  # cancelled or interrupted: not the call's failure
     return obs.is_error or obs.exit_code not in (None, 0)
 
 
 def step_kind(step: Step) -> str:
     """``productive``, ``garbled``, ``failed``, ``idle`` (calls that do not touch the environment) or ``none``
     (no call at all)."""
-    calls = [c for c in step.calls if c.kind == "tool" and c.action is not None]
+    # a call that ended without returning (cancelled, interrupted: ``Call.ending``) did not happen as far as its
+    # result goes: it neither helped nor failed
+    calls = [c for c in step.calls if c.kind == "tool" and c.action is not None and c.ending is None]
     if not calls:
         return "none"
     kinds = []

@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
 from codetracer.adapters.langchain.turns import message_role_and_text
+from codetracer.core import endings
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
 
@@ -114,8 +116,97 @@ def _scalar_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def error_text(error: BaseException) -> str:
-    """An exception's message, or its repr when it has none."""
+    """An exception's message, or its repr when it has none. A cancellation says so: LangGraph cancels its tasks with
+    a marker object (``task.cancel(sentinel)``) whose text would read ``<object object at 0x...>``."""
+    if endings.ending_of(error) == endings.CANCELLED and not (error.args and isinstance(error.args[0], str)):
+        return "cancelled"
     return str(error) or repr(error)
+
+
+_CONTROL_FLOW = frozenset({"GraphBubbleUp"})
+
+
+def is_control_flow(error: BaseException) -> bool:
+    """LangGraph's control flow, raised through the callbacks and never an error: a ``Command(graph=PARENT)`` handing
+    off to another agent (``ParentCommand``), an interrupt (``GraphInterrupt``, see :mod:`codetracer.core.endings`).
+    Told by class name, so nothing here imports LangGraph."""
+    return any(cls.__name__ in _CONTROL_FLOW for cls in type(error).__mro__)
+
+
+def node_path(checkpoint_ns: Any) -> tuple[str | None, str | None]:
+    """The graph node a LangChain run belongs to, from LangGraph's ``langgraph_checkpoint_ns`` metadata
+    (``"researcher:<task id>|model:<task id>"``): its path of node names (``"researcher/model"``) and, for a node
+    inside a subgraph, the outermost node (``"researcher"``: the subagent whose work it is)."""
+    if not isinstance(checkpoint_ns, str) or not checkpoint_ns:
+        return None, None
+    names = [part.split(":", 1)[0] for part in checkpoint_ns.split("|")]
+    return "/".join(names), names[0] if len(names) > 1 else None
+
+
+class ThreadLinks:
+    """The last run of each LangGraph thread (``thread_id``) a tracer recorded, by either path, and how it ended: a
+    run resuming an interrupted thread names the run it resumes (``metadata["resumes"]``). Bounded: the oldest
+    threads are forgotten first."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        """thread_id -> (its last run, how that run ended, the task it had)."""
+
+    def paused(self, thread_id: str | None) -> tuple[str, str | None] | None:
+        """(run, task) an interrupted ``thread_id`` stopped in, when this tracer recorded it."""
+        if thread_id is None:
+            return None
+        with self.lock:
+            last = self.last.get(thread_id)
+        return (last[0], last[2]) if last is not None and last[1] == endings.INTERRUPTED else None
+
+    def ended(self, thread_id: str | None, run_id: str, ending: str, task: str | None = None) -> None:
+        if thread_id is None:
+            return
+        with self.lock:
+            self.last[thread_id] = (run_id, ending, task)
+            self.last.move_to_end(thread_id)
+            while len(self.last) > self.LIMIT:
+                self.last.popitem(last=False)
+
+
+_links_by_tracer: weakref.WeakKeyDictionary[Tracer, ThreadLinks] = weakref.WeakKeyDictionary()
+
+
+def links_of(tracer: Tracer) -> ThreadLinks:
+    """The thread links of ``tracer``'s runs, shared by the graph path and the callback handler."""
+    with _claims_lock:
+        links = _links_by_tracer.get(tracer)
+        if links is None:
+            links = _links_by_tracer[tracer] = ThreadLinks()
+        return links
+
+
+def thread_meta(links: ThreadLinks, thread_id: Any) -> tuple[dict[str, Any], str | None]:
+    """``thread_id`` and, when the run resumes an interrupted run of the thread, ``resumes`` (that run's id); and
+    the task of that run (a resumed run's input is a ``Command(resume=...)``, no task)."""
+    if not isinstance(thread_id, str | int) or isinstance(thread_id, bool):
+        return {}, None
+    meta: dict[str, Any] = {"thread_id": str(thread_id)}
+    paused = links.paused(str(thread_id))
+    if paused is None:
+        return meta, None
+    meta["resumes"] = paused[0]
+    return meta, paused[1]
+
+
+def ending_outcome(ending: str | None, error: BaseException | None, outcome: str | bool | None,
+                   verifier: Verifier | None, outputs: Any) -> tuple[str, str]:
+    """(outcome, exit_status) of a run that ended ``ending`` (:mod:`codetracer.core.endings`; ``None``: it failed
+    with ``error``)."""
+    if ending is None:
+        return Outcome.FAILED.value, type(error).__name__
+    if ending == endings.FINISHED:
+        return decide_outcome(outcome, verifier, outputs), ending
+    return Outcome.UNKNOWN.value, ending
 
 
 def run_metadata(

@@ -17,9 +17,13 @@ than that handler, and a third of codetracer's callback handler (``benchmarks/ov
 
 What the graph path sees is what the nodes write to the ``messages`` channel, and when: a model called twice inside
 one node and written once is one model call, a model call's start is the end of the chunk before it, and an exception
-is placed on the tool call in flight, else on the model call that did not return (LangGraph's own errors, such as
-``GraphRecursionError``, are the run's). Graphs without a ``messages`` channel, and any other runnable, are traced
-through the callback handler (:mod:`codetracer.adapters.langchain.live`).
+is placed where it was raised (:mod:`~codetracer.adapters.langchain.sites`: the tool call, the model call that did
+not return, else a step of the node; LangGraph's own errors, such as ``GraphRecursionError``, are the run's). A graph
+with compiled subgraphs as nodes (subagents, a supervisor) is also read inside them (LangGraph's ``subgraphs``
+stream, which the caller gets only if it asked), so their steps come as they happen, named after the node that ran
+them; the message list a subgraph returns is not recorded again. A run of a checkpointed thread starts from the
+thread's state (:mod:`~codetracer.adapters.langchain.threads`). Graphs without a ``messages`` channel, and any other
+runnable, are traced through the callback handler (:mod:`codetracer.adapters.langchain.live`).
 
 ``codetracer.langchain()`` traces every outermost run of such a graph the same way, by wrapping ``Pregel.stream``
 and ``astream`` while it is registered (:func:`patch_pregel`); its callback handler is kept out of those runs
@@ -36,6 +40,7 @@ import functools
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,18 +50,24 @@ from codetracer.adapters.langchain.common import (
     GRAPH_RUN,
     Verifier,
     claims_of,
-    decide_outcome,
+    ending_outcome,
     error_text,
     framework_run_id,
+    links_of,
     run_metadata,
     task_and_parent,
+    thread_meta,
 )
+from codetracer.adapters.langchain.graph_turns import REF, ident
 from codetracer.adapters.langchain.handlers import (
     AsyncCodetracerCallbackHandler,
     CodetracerCallbackHandler,
     global_handler,
 )
+from codetracer.adapters.langchain.sites import error_site
+from codetracer.adapters.langchain.threads import Seeds, athread_state, thread_id_of, thread_state
 from codetracer.adapters.langchain.turns import GRAPH_MAPPER
+from codetracer.core import endings
 from codetracer.core.tracer import Tracer
 
 log = logging.getLogger("codetracer.langgraph")
@@ -71,6 +82,32 @@ _now = time.time  # bound once: read twice per turn inside a running agent
 
 _SKIP = object()
 """What :meth:`_Session.take` returns for a chunk codetracer asked for and the caller did not."""
+
+
+_NESTABLE = frozenset({"updates", "values"})
+"""The caller's stream modes whose chunks LangGraph's ``subgraphs`` stream leaves as they are (at the root): with
+``messages``, ``custom`` and the others, a subgraph's chunks reach a caller that did not ask for subgraphs, so
+codetracer does not ask for them either and reads a subgraph's work from what its node returns."""
+
+_nested_graphs: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _has_subgraphs(graph: Any) -> bool:
+    """Whether the graph runs compiled subgraphs as nodes (asked of LangGraph once per graph object)."""
+    try:
+        known = _nested_graphs.get(graph)
+    except TypeError:  # a graph object that cannot be weakly referenced or hashed: ask every time
+        known = None
+    if known is None:
+        try:
+            known = next(iter(graph.get_subgraphs()), None) is not None
+        except Exception:  # noqa: BLE001 - a graph that cannot list its subgraphs is read at the root only
+            known = False
+        try:
+            _nested_graphs[graph] = known
+        except TypeError:
+            pass
+    return known
 
 
 def traceable(target: Any) -> bool:
@@ -205,7 +242,7 @@ class _TracedGraph:
 def _traced_stream(graph: Any, tracing: GraphTracing, base: Callable[..., Iterator[Any]], input: Any, config: Any,
                    kwargs: dict[str, Any]) -> Iterator[Any]:
     """``base`` (the graph's own ``stream``) as one recorded run, or untraced when the run cannot be recorded."""
-    session = _Session.open(graph, tracing, input, config, kwargs)
+    session = _Session.open(graph, tracing, input, config, kwargs, thread_state(graph, config))
     if session is None:
         yield from base(input, config, **kwargs)
         return
@@ -228,7 +265,7 @@ def _traced_stream(graph: Any, tracing: GraphTracing, base: Callable[..., Iterat
 async def _traced_astream(graph: Any, tracing: GraphTracing, base: Callable[..., AsyncIterator[Any]], input: Any,
                           config: Any, kwargs: dict[str, Any]) -> AsyncIterator[Any]:
     """``base`` (the graph's own ``astream``) as one recorded run, or untraced when the run cannot be recorded."""
-    session = _Session.open(graph, tracing, input, config, kwargs)
+    session = _Session.open(graph, tracing, input, config, kwargs, await athread_state(graph, config))
     if session is None:
         async for chunk in base(input, config, **kwargs):
             yield chunk
@@ -253,12 +290,13 @@ class _Session:
     """One traced ``stream`` call: the codetracer run it records and the caller's stream format to give back."""
 
     __slots__ = (
-        "as_list", "broken", "config", "events", "interrupted", "kwargs", "last", "mark", "modes", "outputs",
-        "record", "root", "run_id", "subgraphs", "token", "tracing", "v2",
+        "as_list", "broken", "caller_subgraphs", "config", "events", "interrupted", "journaled", "kwargs", "last",
+        "mark", "modes", "outputs", "record", "root", "run_id", "subgraphs", "task", "thread_id", "token", "tracing",
+        "v2",
     )
 
     def __init__(self, tracing: GraphTracing, root: uuid.UUID, config: dict[str, Any], kwargs: dict[str, Any],
-                 modes: Sequence[str], as_list: bool) -> None:
+                 modes: Sequence[str], as_list: bool, caller_subgraphs: bool) -> None:
         self.tracing = tracing
         self.events = tracing.tracer.events
         self.root = root
@@ -270,6 +308,14 @@ class _Session:
         self.as_list = as_list
         """The caller named its modes in a list: chunks carry their mode."""
         self.subgraphs = bool(kwargs.get("subgraphs"))
+        """LangGraph streams the subgraphs too: chunks carry their namespace."""
+        self.caller_subgraphs = caller_subgraphs
+        """The caller asked for the subgraphs' chunks (else they are codetracer's alone)."""
+        self.journaled: set[str] | None = set() if self.subgraphs else None
+        """Ids of the messages journaled whole (with subgraphs: a subgraph's node returns its whole message list, and
+        what was journaled before is journaled again as a reference)."""
+        self.thread_id: str | None = None
+        self.task: str | None = None
         self.v2 = kwargs.get("version") == "v2"
         self.outputs: Any = None
         self.interrupted = False
@@ -290,10 +336,12 @@ class _Session:
 
     @classmethod
     def open(
-        cls, graph: Any, tracing: GraphTracing, input: Any, config: Any, kwargs: dict[str, Any]
+        cls, graph: Any, tracing: GraphTracing, input: Any, config: Any, kwargs: dict[str, Any],
+        thread: Seeds | None = None,
     ) -> _Session | None:
-        """Start the run and the stream arguments that add the ``updates`` stream; ``None`` (run untraced) when the
-        run is already recorded by another codetracer layer, or when codetracer itself fails."""
+        """Start the run and the stream arguments that add the ``updates`` stream (and the subgraphs' streams, for a
+        graph that has subgraphs); ``None`` (run untraced) when the run is already recorded by another codetracer
+        layer, or when codetracer itself fails. ``thread``: the thread's checkpoint as the run starts."""
         try:
             config = dict(config or {})
             requested = kwargs.get("stream_mode")
@@ -310,7 +358,10 @@ class _Session:
                 config["run_id"] = root
             if not claims_of(tracing.tracer).claim(root):
                 return None
-            session = cls(tracing, root, config, {**kwargs, "stream_mode": wanted}, modes, as_list)
+            caller_subgraphs = bool(kwargs.get("subgraphs"))
+            nested = caller_subgraphs or (_NESTABLE.issuperset(modes) and _has_subgraphs(graph))
+            stream_kwargs = {**kwargs, "stream_mode": wanted, **({"subgraphs": True} if nested else {})}
+            session = cls(tracing, root, config, stream_kwargs, modes, as_list, caller_subgraphs)
             bound = getattr(graph, "config", None) or {}  # what with_config bound, merged in as LangGraph does
             metadata = {**(bound.get("metadata") or {}), **(config.get("metadata") or {})}
             tags = [*(bound.get("tags") or ()), *(config.get("tags") or ())]
@@ -318,11 +369,17 @@ class _Session:
             meta = run_metadata(root, getattr(graph, "name", None), tags, metadata, None, tracing.metadata)
             meta["langgraph"] = True
             meta["trace_path"] = "graph"  # LangGraph's updates stream (the callback handler's runs say "callbacks")
+            linked, paused_task = thread_meta(links_of(tracing.tracer), thread_id_of(graph, config))
+            meta.update(linked)
+            session.thread_id = meta.get("thread_id")
+            session.task = task = task or paused_task
             events, run_id = session.events, session.run_id
             events.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                timestamp=session.last)
             session.record = events.recorder(run_id, GRAPH_MAPPER)
-            session.record(("input", _n_messages(input), session.last))
+            if thread is not None:
+                session.record(("thread", session.thread_id, thread[0], thread[1], session.last))
+            session.record(("input", _n_messages(input), session.last, _input_idents(input)))
             return session
         except Exception:
             log.exception("codetracer could not start tracing a LangGraph run; it runs untraced")
@@ -355,18 +412,20 @@ class _Session:
                 self.broken = True
                 log.exception("codetracer cannot read a LangGraph stream chunk; the run goes on untraced from here")
             return chunk
-        if not ns and not self.broken:
+        if not self.broken:
             if mode == "updates":
-                self._record(payload)
-            elif mode == "values":
+                self._record(payload, ns)
+            elif mode == "values" and not ns:
                 self.outputs = payload
-        if mode not in self.modes:
-            return _SKIP
-        if self.v2 or self.as_list:
+        if mode not in self.modes or (ns and not self.caller_subgraphs):
+            return _SKIP  # codetracer's own stream, or a subgraph's chunk the caller did not ask for
+        if self.v2:
             return chunk
-        return (ns, payload) if self.subgraphs else payload
+        if self.caller_subgraphs or not self.subgraphs:
+            return chunk if self.as_list else ((ns, payload) if self.subgraphs else payload)
+        return (mode, payload) if self.as_list else payload  # the caller's format, without the namespace
 
-    def _record(self, updates: Any) -> None:
+    def _record(self, updates: Any, ns: Any = ()) -> None:
         """Journal what the nodes of an ``updates`` chunk wrote to the messages channel (usually one node).
 
         Written for the common case, one node's dict with a list of messages: inside a running agent each lookup,
@@ -385,7 +444,12 @@ class _Session:
                             written = [written[0].__dict__] if len(written) == 1 else [m.__dict__ for m in written]
                         except (AttributeError, TypeError, LookupError):  # tuples, dicts, one message
                             written = _message_fields(written)
-                        self.record(("update", node, written, self.last, now))
+                        if self.journaled is not None:
+                            written = _by_reference(written, self.journaled)
+                        if ns:
+                            self.record(("sub", ns, node, written, self.last, now))
+                        else:
+                            self.record(("update", node, written, self.last, now))
             self.last = now
         except Exception:
             self.broken = True
@@ -399,43 +463,38 @@ class _Session:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
         """End the run as the stream ended: returned, closed by the caller (``GeneratorExit``), or raised."""
         self._computed()
-        if error is None:
-            self.finished()
-        elif isinstance(error, GeneratorExit):
-            self.stopped()
-        else:
+        ending = endings.ending_of(error)
+        if ending == endings.FINISHED and self.interrupted:
+            ending = endings.INTERRUPTED
+        if ending is None:
+            assert error is not None
             self.failed(error)
-
-    def finished(self) -> None:
-        if self.interrupted:
-            self._end("unknown", "interrupted")
-        else:
-            self._end(None, "finished")
-
-    def stopped(self) -> None:
-        """The caller stopped iterating before the graph ended."""
-        self._end("unknown", "stopped")
+        self._end(ending, error)
 
     def failed(self, error: BaseException) -> None:
         """The graph raised. An exception of the agent's own code (a node, a tool, the model) goes to the mapper,
-        which places it on the call in flight; LangGraph's own (``GraphRecursionError`` ...) and interruptions of
-        the process (``KeyboardInterrupt``, cancellation) are errors of the run."""
+        with where it was raised (:func:`~codetracer.adapters.langchain.sites.error_site`); LangGraph's own
+        (``GraphRecursionError`` ...) are errors of the run."""
         try:
             text, kind = error_text(error), type(error).__name__
             if isinstance(error, Exception) and not type(error).__module__.startswith("langgraph"):
-                self.record(("error", text, kind, self.last, time.time()))
+                self.record(("error", text, kind, self.last, time.time(), list(error_site(error))))
             else:
                 self.events.error(self.run_id, text, kind=kind, timestamp=time.time())
         except Exception:
             log.exception("codetracer failed recording a LangGraph run's error")
-        self._end("failed", type(error).__name__)
 
-    def _end(self, outcome: str | None, exit_status: str) -> None:
+    def _end(self, ending: str | None, error: BaseException | None) -> None:
+        """End the run in the words of :mod:`codetracer.core.endings` (``ending`` ``None``: it failed with
+        ``error``); the mapper first hears how, to end the calls still in flight."""
         try:
-            tracing = self.tracing
-            if outcome is None:
-                outcome = decide_outcome(tracing.outcome, tracing.verifier, self.outputs)
-            self.events.run_finished(self.run_id, outcome, exit_status=exit_status, timestamp=time.time())
+            tracing, now = self.tracing, time.time()
+            word = ending or "failed"
+            if self.record is not None:
+                self.record(("end", word, now))
+            outcome, exit_status = ending_outcome(ending, error, tracing.outcome, tracing.verifier, self.outputs)
+            self.events.run_finished(self.run_id, outcome, exit_status=exit_status, timestamp=now)
+            links_of(tracing.tracer).ended(self.thread_id, self.run_id, word, self.task)
         except Exception:
             log.exception("codetracer failed finishing a LangGraph run")
         finally:
@@ -451,6 +510,30 @@ def _n_messages(input: Any) -> int | None:
     """How many messages the run's input holds (the first model call reads them all)."""
     messages = input.get("messages") if isinstance(input, Mapping) else getattr(input, "messages", None)
     return len(messages) if isinstance(messages, list) else None
+
+
+def _input_idents(input: Any) -> list[Any] | None:
+    """Ids and fingerprints of the run's input messages: a subgraph returns them among its own, and they are no
+    model call's (a user's task is no new call)."""
+    messages = input.get("messages") if isinstance(input, Mapping) else getattr(input, "messages", None)
+    if not isinstance(messages, list):
+        return None
+    return [list(ident(message)) for message in messages]
+
+
+def _by_reference(written: list[Any], journaled: set[str]) -> list[Any]:
+    """The written messages, those journaled whole before as references to their id (a subgraph's node returns its
+    whole message list: the journal would hold every message once per delegation)."""
+    out = []
+    for message in written:
+        mid = message.get("id") if type(message) is dict else None
+        if type(mid) is str:
+            if mid in journaled:
+                out.append({REF: mid})
+                continue
+            journaled.add(mid)
+        out.append(message)
+    return out
 
 
 def _items(updates: Any) -> Any:

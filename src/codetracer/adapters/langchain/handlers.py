@@ -3,6 +3,10 @@
 Both handlers hand every callback to one :class:`~codetracer.adapters.langchain.recorder._Recorder`. They never raise
 into LangChain (``raise_error = False``; every recorder body is guarded) and run inline (``run_inline = True``), so
 async runs do not hop to an executor thread for them. Retriever, text, retry and custom events are ignored.
+
+With a LangGraph release that has graph lifecycle callbacks (``langgraph.callbacks.GraphCallbackHandler``), the
+handlers are such handlers too: LangGraph tells them when it pauses a run (``on_interrupt``: ``interrupt()`` and
+``interrupt_before``/``after``, which raise nothing the callbacks would see), and the run ends ``interrupted``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+
+try:  # LangGraph's lifecycle callbacks (interrupt, resume); older releases and LangChain alone have none
+    from langgraph.callbacks import GraphCallbackHandler as _Lifecycle
+except ImportError:  # pragma: no cover - depends on the installed LangGraph
+    _Lifecycle = BaseCallbackHandler  # type: ignore[assignment,misc,unused-ignore]
 
 from codetracer.adapters.langchain.common import GRAPH_RUN, Verifier
 from codetracer.adapters.langchain.recorder import _Recorder
@@ -41,7 +50,7 @@ class _Ignores:
         return True
 
 
-class CodetracerCallbackHandler(_Ignores, BaseCallbackHandler):
+class CodetracerCallbackHandler(_Ignores, _Lifecycle):
     """A LangChain callback handler that records every run it sees as a codetracer trace tree.
 
     Use it in ``config={"callbacks": [handler]}``, bind it with ``runnable.with_config(callbacks=[handler])``
@@ -169,8 +178,19 @@ class CodetracerCallbackHandler(_Ignores, BaseCallbackHandler):
     ) -> None:
         self.recorder.tool_error(error, run_id)
 
+    def on_interrupt(self, event: Any) -> None:
+        """LangGraph paused a graph run (``GraphInterruptEvent``): the run ends ``interrupted``."""
+        _interrupted(self.recorder, event)
 
-class AsyncCodetracerCallbackHandler(_Ignores, AsyncCallbackHandler):
+
+def _interrupted(recorder: _Recorder, event: Any) -> None:
+    try:
+        recorder.interrupted(getattr(event, "run_id", None))
+    except Exception:  # noqa: BLE001 - tracing must never reach the agent
+        recorder._failed("on_interrupt")
+
+
+class AsyncCodetracerCallbackHandler(_Ignores, AsyncCallbackHandler, _Lifecycle):
     """The ``AsyncCallbackHandler`` variant, for code that only accepts async handlers.
 
     Its coroutines do the same cheap, non-blocking work inline. :class:`CodetracerCallbackHandler` already serves
@@ -318,6 +338,10 @@ class AsyncCodetracerCallbackHandler(_Ignores, AsyncCallbackHandler):
     ) -> None:
         self.recorder.tool_error(error, run_id)
 
+    async def on_interrupt(self, event: Any) -> None:  # type: ignore[override,unused-ignore]
+        """LangGraph paused a graph run (``GraphInterruptEvent``): the run ends ``interrupted``."""
+        _interrupted(self.recorder, event)
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # The global slot (filled by :func:`~codetracer.adapters.langchain.live.register_global`)
@@ -345,9 +369,6 @@ class _GlobalSlot:
         if handler is None or GRAPH_RUN.get() is handler.recorder.tracer:
             return default
         return handler
-
-
-_slot = _GlobalSlot()
 
 
 _slot = _GlobalSlot()

@@ -3,6 +3,11 @@
 Each outermost LangChain run is one codetracer run; the runs below it are found by walking ``parent_run_id``. On the
 agent's thread a callback is routed to its run and its model or tool facts are journaled as one record, which
 :class:`~codetracer.adapters.langchain.turns.TurnMapper` turns into steps and calls when the tree is built.
+
+LangGraph raises its control flow through the callbacks: a handoff (``ParentCommand``) is no error, an interrupt
+(``GraphInterrupt``) pauses the run (it ends ``interrupted``, its tool call too), a cancellation or a stop ends the
+calls in flight as ``cancelled``; an exception a graph node raises outside any model or tool call is a step of that
+node. How a run ends is said in the words of :mod:`codetracer.core.endings`, as on the graph path.
 """
 
 from __future__ import annotations
@@ -20,12 +25,17 @@ from codetracer.adapters.langchain.common import (
     FRAMEWORK,
     Verifier,
     claims_of,
-    decide_outcome,
+    ending_outcome,
     error_text,
+    is_control_flow,
+    links_of,
+    node_path,
     run_metadata,
     task_and_parent,
+    thread_meta,
 )
 from codetracer.adapters.langchain.turns import MAPPER, content_text
+from codetracer.core import endings
 from codetracer.core.events import Events, Recorder
 from codetracer.core.tracer import Tracer
 
@@ -80,6 +90,10 @@ class _Run:
     another handler records the run."""
     reported: list[BaseException] = field(default_factory=list)
     """Exceptions already recorded (LangChain re-raises one exception through every enclosing run)."""
+    task: str | None = None
+    interrupted: bool = False
+    """LangGraph paused the run (``interrupt()``, ``interrupt_before``): it ends ``interrupted``, not ``finished``."""
+    thread_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -87,6 +101,17 @@ class _Node:
     run: _Run
     kind: str  # "chain" | "llm" | "tool"
     root: bool = False
+    meta: Mapping[str, Any] | None = None
+    """A chain's metadata: which graph node it belongs to, should it raise."""
+
+
+def _where(metadata: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
+    """(graph node path, agent) of a model or tool run: ``lc_agent_name``, else the subgraph's node."""
+    if not metadata:
+        return None, None
+    path, outer = node_path(metadata.get("langgraph_checkpoint_ns"))
+    agent = metadata.get("lc_agent_name")
+    return path, agent if isinstance(agent, str) and agent else outer
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -156,8 +181,12 @@ def _tool_output(output: Any) -> tuple[str, bool]:
         return content_text(output.content), getattr(output, "status", None) == "error"
     update = getattr(output, "update", None)  # a LangGraph Command returned by the tool
     if isinstance(update, Mapping) and isinstance(update.get("messages"), list):
-        texts = [content_text(getattr(m, "content", m)) for m in update["messages"]]
-        return "\n".join(texts), any(getattr(m, "status", None) == "error" for m in update["messages"])
+        messages = update["messages"]
+        answers = [m for m in messages if getattr(m, "type", None) == "tool"]
+        if answers:  # a handoff passes the whole history on, its own answer last
+            return content_text(answers[-1].content), getattr(answers[-1], "status", None) == "error"
+        texts = [content_text(getattr(m, "content", m)) for m in messages]
+        return "\n".join(texts), any(getattr(m, "status", None) == "error" for m in messages)
     return str(output), False
 
 
@@ -194,6 +223,7 @@ class _Recorder:
         """LangChain run id (as ``UUID.int``: hashing a UUID runs Python code, an int does not) -> node."""
         self._runs: dict[str, _Run] = {}
         self._claims = claims_of(tracer)
+        self._links = links_of(tracer)
 
     # -- bookkeeping --------------------------------------------------------------------------------------------------
 
@@ -209,12 +239,13 @@ class _Recorder:
         with self._lock:
             return list(self._runs)
 
-    def _child(self, key: int, parent_run_id: UUID | None, kind: str) -> _Node | None:
+    def _child(self, key: int, parent_run_id: UUID | None, kind: str,
+               meta: Mapping[str, Any] | None = None) -> _Node | None:
         """The hot path (call under the lock): a run inside a known run is one lookup and one small object."""
         parent = self._nodes.get(parent_run_id.int) if parent_run_id is not None else None
         if parent is None:
             return None
-        node = self._nodes[key] = _Node(parent.run, kind)
+        node = self._nodes[key] = _Node(parent.run, kind, False, meta)
         parent.run.lc_ids.append(key)
         return node
 
@@ -240,12 +271,16 @@ class _Recorder:
         owned = self._claims.claim(run_id)
         run = _Run(str(run_id), run_id, self.events if owned else _MUTED, [key])
         self._runs[run.id] = run
-        node = self._nodes[key] = _Node(run, kind, root=True)
+        node = self._nodes[key] = _Node(run, kind, root=True, meta=metadata)
         if owned:
             name = name or _name(serialized, kwargs)
             meta = run_metadata(run_id, name, tags, metadata, parent_run_id, self.metadata)
             meta["trace_path"] = "callbacks"
+            thread, paused_task = thread_meta(self._links, metadata.get("thread_id") if metadata else None)
+            meta.update(thread)
+            run.thread_id = meta.get("thread_id")
             task, parent = task_and_parent(inputs, metadata)
+            run.task = task = task or paused_task
             run.events.run_started(run.id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent,
                                    timestamp=now or time.time())
             run.record = run.events.recorder(run.id, MAPPER)
@@ -264,18 +299,51 @@ class _Recorder:
             run.events.error(run.id, error_text(error), step_key=step_key, kind=type(error).__name__, timestamp=now)
 
     def _finish_run(self, run: _Run, outputs: Any, error: BaseException | None, now: float) -> None:
+        """End the run in the words of :mod:`codetracer.core.endings`: returned (``finished``, or ``interrupted``
+        when LangGraph paused it), raised (``failed``), stopped by the caller or cancelled."""
         for lc_id in run.lc_ids:
             self._nodes.pop(lc_id, None)
         self._runs.pop(run.id, None)
         if run.events is _MUTED:
             return
         self._claims.release(run.root)
-        if error is not None:
+        ending = endings.ending_of(error)
+        if ending == endings.FINISHED and run.interrupted:
+            ending = endings.INTERRUPTED
+        if ending is None:
+            assert error is not None
             self._report(run, error, None, now)
-            run.events.run_finished(run.id, "failed", exit_status=type(error).__name__, timestamp=now)
+        run.record(("end", run.root, ending or "failed", now), None)
+        outcome, exit_status = ending_outcome(ending, error, self.outcome, self.verifier, outputs)
+        run.events.run_finished(run.id, outcome, exit_status=exit_status, timestamp=now)
+        self._links.ended(run.thread_id, run.id, ending or "failed", run.task)
+
+    def _chain_failed(self, node: _Node, run_id: UUID, error: BaseException, now: float) -> None:
+        """A chain inside the run raised. LangGraph's control flow is no error; an interrupt marks the run; the first
+        report of a real exception is a step of the graph node it came from (when a model or tool raised it, their
+        own callback reported it already), else an error of the run."""
+        run = node.run
+        ending = endings.ending_of(error)
+        if ending == endings.INTERRUPTED:
+            run.interrupted = True
             return
-        outcome = decide_outcome(self.outcome, self.verifier, outputs)
-        run.events.run_finished(run.id, outcome, exit_status="finished", timestamp=now)
+        if ending is not None or is_control_flow(error) or not self._first_report(run, error):
+            return  # a cancellation or a stop: the outermost run says how the run ended
+        path, outer = node_path(node.meta.get("langgraph_checkpoint_ns") if node.meta else None)
+        if path is None:
+            run.events.error(run.id, error_text(error), step_key=None, kind=type(error).__name__, timestamp=now)
+            return
+        agent = node.meta.get("lc_agent_name") if node.meta else None
+        run.record(("node_error", run_id, error_text(error), type(error).__name__, path, agent or outer, now), None)
+
+    def interrupted(self, run_id: UUID | None) -> None:
+        """LangGraph paused the graph run ``run_id`` (its ``on_interrupt`` lifecycle callback)."""
+        if run_id is None:
+            return
+        with self._lock:
+            node = self._nodes.get(run_id.int)
+            if node is not None:
+                node.run.interrupted = True
 
     def _end_node(self, node: _Node, outputs: Any, error: BaseException | None, now: float) -> None:
         if node.root:
@@ -298,7 +366,7 @@ class _Recorder:
         try:
             with self._lock:
                 key = run_id.int
-                if key in self._nodes or self._child(key, parent_run_id, "chain") is not None:
+                if key in self._nodes or self._child(key, parent_run_id, "chain", metadata) is not None:
                     return
                 self._enter(
                     key,
@@ -337,7 +405,7 @@ class _Recorder:
             if node.root:
                 self._finish_run(node.run, None, error, now)
             else:
-                self._report(node.run, error, None, now)
+                self._chain_failed(node, run_id, error, now)
 
     # -- models -------------------------------------------------------------------------------------------------------
 
@@ -372,8 +440,8 @@ class _Recorder:
                 now=now,
                 name=model,
             )
-            agent = metadata.get("lc_agent_name") if metadata else None
-            node.run.record(("llm_start", run_id, model, n_messages, agent, now), None)
+            path, agent = _where(metadata)
+            node.run.record(("llm_start", run_id, model, n_messages, agent, now, path), None)
 
     @_guarded
     def llm_end(self, response: Any, run_id: UUID) -> None:
@@ -394,13 +462,22 @@ class _Recorder:
         self._call_failed("llm_error", "llm", error, run_id)
 
     def _call_failed(self, record_kind: str, node_kind: str, error: BaseException, run_id: UUID) -> None:
-        """A model or tool run raised: its record (the error, and whether it is new to the run), then its end."""
+        """A model or tool run raised: its record (the error, and whether it is new to the run), then its end. A
+        cancellation or an interrupt is no error: the call ends ``cancelled`` or ``interrupted``."""
         now = time.time()
         with self._lock:
             node = self._nodes.get(run_id.int)
             if node is None or node.kind != node_kind:  # a run its start callback did not announce
                 return
             run = node.run
+            ending = endings.ending_of(error)
+            if ending is not None or is_control_flow(error):
+                if ending == endings.INTERRUPTED:
+                    run.interrupted = True
+                if ending is not None:
+                    run.record(("call_ended", run_id, endings.call_ending(ending), now), None)
+                self._end_node(node, None, error, now)
+                return
             report = self._first_report(run, error)
             record = (record_kind, run_id, error_text(error), type(error).__name__, report, now)
             run.record(record, None)
@@ -439,7 +516,8 @@ class _Recorder:
                 now=now,
                 name=tool,
             )
-            record = ("tool_start", run_id, tool, inputs, input_str, kwargs.get("tool_call_id"), now)
+            path, _ = _where(metadata)
+            record = ("tool_start", run_id, tool, inputs, input_str, kwargs.get("tool_call_id"), now, path)
             node.run.record(record, None)
 
     @_guarded

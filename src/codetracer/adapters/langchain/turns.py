@@ -6,7 +6,9 @@ callback as a tuple of plain values (``codetracer_record``). :class:`TurnMapper`
 into steps: a model call opens a step with its LLM call; the tool calls its response requests become that step's
 tool calls (parallel siblings), matched on the ``tool_call_id`` LangChain passes to the tool (or on an unclaimed
 requested call of the same tool); the step ends when its last requested call ends; a tool nobody requested is a
-step of its own.
+step of its own, and so is a graph node that raised outside any model or tool. A step names the graph node that ran
+it (``raw_ref = "node=researcher/model"``). When the run ends otherwise than by returning, the calls still in flight
+end as ``cancelled`` or ``interrupted`` (:mod:`codetracer.core.endings`), requested ones that never started too.
 
 No LangChain import here: ``codetracer recover`` maps a killed run's records in a process without LangChain.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from codetracer.core import endings
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events
@@ -33,6 +37,8 @@ class _Requested:
     step_key: str
     tool: str
     arguments: Any
+    ts: float | None = None
+    """When the model asked for it (a call that never starts is placed there when the run ends)."""
 
 
 def content_text(content: Any) -> str:
@@ -91,8 +97,13 @@ class TurnMapper:
     * ``("llm_start", id, model, n_messages, agent, ts)`` and ``("llm_end", id, text, input_tokens, output_tokens,
       tool_calls, invalid_tool_calls, ts)``, ``("llm_error", id, error, kind, report, ts)``;
     * ``("tool_start", id, tool, inputs, input_str, tool_call_id, ts)``, ``("tool_end", id, output, is_error, ts)``,
-      ``("tool_error", id, error, kind, report, ts)``.
+      ``("tool_error", id, error, kind, report, ts)``;
+    * ``("call_ended", id, ending, ts)``: a model or tool run that did not return and did not fail (cancelled,
+      interrupted: :mod:`codetracer.core.endings`);
+    * ``("node_error", id, error, kind, node, agent, ts)``: a graph node raised outside any model or tool call;
+    * ``("end", root_id, ending, ts)``: how the run ended, just before it does.
 
+    ``llm_start`` and ``tool_start`` may carry the graph node path as a last value (``"researcher/model"``).
     ``report`` is false when the same exception was already recorded for the run (LangChain re-raises one exception
     through every enclosing run).
     """
@@ -106,6 +117,8 @@ class TurnMapper:
         """step_key -> tool_call ids the step still waits for."""
         self.tools: dict[str, tuple[str, str | None]] = {}
         """A started tool run's call id -> (its step, the requested call it answers)."""
+        self.models: set[str] = set()
+        """Model calls started and not yet answered (each is its step's key)."""
 
     def feed(self, payload: Any, timestamp: float | None) -> None:
         kind = payload[0]
@@ -119,9 +132,12 @@ class TurnMapper:
 
     # -- models -------------------------------------------------------------------------------------------------------
 
-    def _llm_start(self, key: str, model: str | None, n_messages: int | None, agent: Any, ts: float | None) -> None:
-        self.ev.step_started(self.run_id, key, agent=agent if isinstance(agent, str) else None, timestamp=ts)
+    def _llm_start(self, key: str, model: str | None, n_messages: int | None, agent: Any, ts: float | None,
+                   node: str | None = None) -> None:
+        self.ev.step_started(self.run_id, key, agent=agent if isinstance(agent, str) else None,
+                             raw_ref=f"node={node}" if node else None, timestamp=ts)
         self.ev.llm_call_started(self.run_id, key, key, model=model, input_messages=n_messages, timestamp=ts)
+        self.models.add(key)
 
     def _llm_end(
         self,
@@ -134,6 +150,7 @@ class TurnMapper:
         ts: float | None,
     ) -> None:
         ev, run_id = self.ev, self.run_id
+        self.models.discard(key)
         ev.llm_call_finished(
             run_id, key, response=text, input_tokens=input_tokens, output_tokens=output_tokens, timestamp=ts
         )
@@ -144,7 +161,7 @@ class TurnMapper:
             if not isinstance(call, Mapping):
                 continue
             call_id = str(call.get("id") or f"{key}#{index}")
-            self.requested[call_id] = _Requested(key, str(call.get("name") or ""), call.get("args"))
+            self.requested[call_id] = _Requested(key, str(call.get("name") or ""), call.get("args"), ts)
             waiting.add(call_id)
         for invalid in invalid_tool_calls or ():
             if isinstance(invalid, Mapping):
@@ -156,6 +173,7 @@ class TurnMapper:
             ev.step_finished(run_id, key, timestamp=ts)
 
     def _llm_error(self, key: str, error: str, kind: str | None, report: bool, ts: float | None) -> None:
+        self.models.discard(key)
         self.ev.llm_call_finished(self.run_id, key, timestamp=ts)
         if report:
             self.ev.error(self.run_id, error, step_key=key, kind=kind, timestamp=ts)
@@ -175,15 +193,16 @@ class TurnMapper:
         return None, None
 
     def _tool_start(
-        self, call_id: str, tool: str, inputs: Any, input_str: Any, tool_call_id: Any, ts: float | None
+        self, call_id: str, tool: str, inputs: Any, input_str: Any, tool_call_id: Any, ts: float | None,
+        node: str | None = None,
     ) -> None:
         arguments: dict[str, Any] = dict(inputs) if isinstance(inputs, Mapping) else {"input": input_str}
         claimed, requested = self._claim(tool_call_id, tool, inputs)
         if requested is not None:
             step_key = requested.step_key
-        else:  # nobody asked for it (a tool run directly, or by a plain chain): a step of its own
+        else:  # nobody asked for it (a tool run directly, by a plain chain, a resumed thread): a step of its own
             step_key = call_id
-            self.ev.step_started(self.run_id, call_id, timestamp=ts)
+            self.ev.step_started(self.run_id, call_id, raw_ref=f"node={node}" if node else None, timestamp=ts)
         self.tools[call_id] = (step_key, claimed if requested is not None else None)
         command, edits = _command_and_edits(arguments)
         self.ev.tool_call_started(
@@ -212,6 +231,54 @@ class TurnMapper:
             self.ev.error(self.run_id, error, step_key=self.tools[call_id][0], kind=kind, timestamp=ts)
         self._tool_done(call_id, ts)
 
+    # -- ends that are not returns ------------------------------------------------------------------------------------
+
+    def _call_ended(self, call_id: str, ending: str, ts: float | None) -> None:
+        """A model or tool run that neither returned nor failed: cancelled, or interrupted by ``interrupt()``."""
+        if call_id in self.tools:
+            self.ev.call_ended(self.run_id, call_id, ending, timestamp=ts)
+            self._tool_done(call_id, ts)
+        elif call_id in self.models:
+            self.models.discard(call_id)
+            self.ev.call_ended(self.run_id, call_id, ending, timestamp=ts)
+            self.ev.step_finished(self.run_id, call_id, timestamp=ts)
+
+    def _node_error(self, key: str, error: str, kind: str | None, node: Any, agent: Any, ts: float | None) -> None:
+        """A graph node raised outside any model or tool call (a post-processing node, a router): a step of its own,
+        named after the node, holds the error; no model call is made up for it."""
+        self.ev.step_started(self.run_id, key, agent=agent if isinstance(agent, str) else None,
+                             raw_ref=f"node={node}" if isinstance(node, str) else None, timestamp=ts)
+        self.ev.error(self.run_id, error, step_key=key, kind=kind, timestamp=ts)
+        self.ev.step_finished(self.run_id, key, timestamp=ts)
+
+    def _end(self, key: str, ending: str, ts: float | None) -> None:
+        """The run ends ``ending``: unless it returned, what is still in flight ends with it (cancelled, or
+        interrupted), and so do the calls a model requested that never started (LangGraph cancelled them before
+        they ran, or the run paused before them), as the graph path sees them."""
+        if ending == endings.FINISHED:
+            return
+        word = endings.call_ending(ending)
+        for call_id in list(self.tools):
+            self._call_ended(call_id, word, ts)
+        for call_id in list(self.models):
+            self._call_ended(call_id, word, ts)
+        for tool_call_id, requested in list(self.requested.items()):
+            del self.requested[tool_call_id]
+            key = f"{requested.step_key}:{tool_call_id}"
+            arguments = requested.arguments
+            arguments = dict(arguments) if isinstance(arguments, Mapping) else {}
+            command, edits = _command_and_edits(arguments)
+            self.ev.tool_call_started(self.run_id, requested.step_key, key, requested.tool, arguments=arguments,
+                                      command=command, edits=edits, raw_ref=f"tool_call_id={tool_call_id}",
+                                      timestamp=requested.ts)
+            self.ev.call_ended(self.run_id, key, word, timestamp=ts)
+            waiting = self.pending.get(requested.step_key)
+            if waiting is not None:
+                waiting.discard(tool_call_id)
+                if not waiting:
+                    del self.pending[requested.step_key]
+                    self.ev.step_finished(self.run_id, requested.step_key, timestamp=ts)
+
     def _tool_done(self, call_id: str, ts: float | None) -> None:
         step_key, answered = self.tools.pop(call_id)
         if answered is None:
@@ -227,107 +294,5 @@ class TurnMapper:
 
 
 GRAPH_MAPPER = "langgraph"
-"""The registered name of :class:`GraphMapper`, the record mapper of LangGraph graphs traced through their task
-stream (``adapters/langchain/graph.py``)."""
-
-
-class GraphMapper(TurnMapper):
-    """Maps the records of a LangGraph run traced through its ``updates`` stream onto the steps :class:`TurnMapper`
-    makes from callbacks.
-
-    Records are tuples:
-
-    * ``("input", n_messages, ts)``: how many messages the run started with;
-    * ``("update", node, messages, started, ts)``: what one node wrote to the ``messages`` channel, each message as
-      its field dict (``type``, ``content``, ``tool_calls``, ``usage_metadata``, ``tool_call_id``, ``status`` ...) or
-      as a node may write it (a ``(role, content)`` pair, a ``{"role", "content"}`` dict); ``started`` is when the
-      chunk before it came;
-    * ``("error", error, kind, started, ts)``: the agent's code raised (LangGraph's own errors are run errors).
-
-    An AI message is a model call, a step from ``started`` to ``ts``; the tool calls it requests start when it ends
-    (LangGraph runs them next) and end with the tool message carrying their ``tool_call_id``. A tool message nobody
-    requested is a step of its own. An error goes to the tool call in flight when there is one, to the step when
-    several are, else it is the model call that did not return. Tool calls still open when the run ends (killed,
-    interrupted, stopped) stay open: they were in flight.
-    """
-
-    def __init__(self, events: Events, run_id: str) -> None:
-        super().__init__(events, run_id)
-        self.seen = 0
-        """Messages in the state so far: what the next model call reads."""
-        self.calls = 0
-        self.open: dict[str, str] = {}
-        """tool_call_id -> the key of its started, unanswered tool call."""
-
-    def feed(self, payload: Any, timestamp: float | None) -> None:
-        kind = payload[0]
-        if kind == "input":
-            self.seen = payload[1] if isinstance(payload[1], int) else 0
-        elif kind == "update":
-            self._update(*payload[1:])
-        elif kind == "error":
-            self._error(*payload[1:])
-        else:
-            raise ValueError(f"unknown LangGraph record kind {kind!r}")
-
-    def _update(self, node: str, messages: Any, started: float | None, ts: float | None) -> None:
-        for written in messages or ():
-            role, message = _written(written)
-            if role == "ai":
-                self._model_call(node, message, started, ts)
-            elif role == "tool":
-                self._tool_answer(message, started, ts)
-            self.seen += 1
-
-    def _next_key(self, node: str) -> str:
-        self.calls += 1
-        return f"{node}#{self.calls}"
-
-    def _model_call(self, node: str, message: Mapping[str, Any], started: float | None, ts: float | None) -> None:
-        step = self._next_key(node)
-        usage = message.get("usage_metadata")
-        usage = usage if isinstance(usage, Mapping) else {}
-        meta = message.get("response_metadata")
-        model = (meta.get("model_name") or meta.get("model")) if isinstance(meta, Mapping) else None
-        agent = message.get("name")
-        tool_calls = message.get("tool_calls")
-        self._llm_start(step, model if isinstance(model, str) else None, self.seen,
-                        agent if isinstance(agent, str) else None, started)
-        self._llm_end(step, content_text(message.get("content")), usage.get("input_tokens"),
-                      usage.get("output_tokens"), tool_calls, message.get("invalid_tool_calls"), ts)
-        for index, call in enumerate(tool_calls or ()):
-            if isinstance(call, Mapping):
-                call_id = str(call.get("id") or f"{step}#{index}")
-                key = self.open[call_id] = f"{step}:{call_id}"
-                self._tool_start(key, str(call.get("name") or ""), call.get("args"), None, call_id, ts)
-
-    def _tool_answer(self, message: Mapping[str, Any], started: float | None, ts: float | None) -> None:
-        call_id = message.get("tool_call_id")
-        key = self.open.pop(call_id, None) if isinstance(call_id, str) else None
-        if key is None:  # nobody asked for it: a step of its own
-            key = self._next_key(str(message.get("name") or "tool"))
-            self._tool_start(key, str(message.get("name") or ""), {}, None, None, started)
-        self._tool_end(key, content_text(message.get("content")), message.get("status") == "error", ts)
-
-    def _error(self, error: str, kind: str | None, started: float | None, ts: float | None) -> None:
-        if len(self.open) == 1:
-            _, key = self.open.popitem()
-            self._tool_error(key, error, kind, True, ts)
-        elif self.open:
-            step_key = self.tools[next(iter(self.open.values()))][0]
-            self.ev.error(self.run_id, error, step_key=step_key, kind=kind, timestamp=ts)
-        else:
-            step = self._next_key("model")
-            self._llm_start(step, None, self.seen, None, started)
-            self._llm_error(step, error, kind, True, ts)
-
-
-_ROLES = {"ai": "ai", "assistant": "ai", "AIMessageChunk": "ai", "tool": "tool", "ToolMessageChunk": "tool"}
-
-
-def _written(message: Any) -> tuple[str | None, Mapping[str, Any]]:
-    """(``"ai"`` / ``"tool"`` / other, the message's fields) of one written message, in whichever form it came."""
-    if isinstance(message, Mapping) and "type" in message:
-        return _ROLES.get(str(message["type"])), message
-    role, text = message_role_and_text(message)
-    return _ROLES.get(role or ""), {"content": text}
+"""The registered name of :class:`~codetracer.adapters.langchain.graph_turns.GraphMapper`, the record mapper of
+LangGraph graphs traced through their updates stream (``adapters/langchain/graph.py``)."""
