@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +114,21 @@ def story(run: Run) -> list[tuple[Any, ...]]:
     ]
 
 
-def both_formats(project: Path, tracer: Tracer, tmp_path: Path, script: list[tuple[str, str]],
-                 reset: Any) -> dict[str, Run]:
+def both_formats(project: Path, tracer: Tracer, tmp_path: Path, script: list[tuple[str, str]]) -> dict[str, Run]:
+    """The script with each model kind, each in a fresh copy of ``project`` (the same files, no caches of the other
+    run), live and read back from the saved trajectory."""
     runs = {}
     for kind, model in (("toolcall", DeterministicToolcallModel(outputs=toolcall_outputs(script))),
                         ("responses", DeterministicResponseAPIToolcallModel(outputs=response_outputs(script)))):
-        reset()
+        work = shutil.copytree(project, tmp_path / kind / project.name)
         saved = tmp_path / f"{kind}.traj.json"
-        runs[kind] = run_agent(project, model, tracer, saved)
+        runs[kind] = run_agent(work, model, tracer, saved)
         runs[f"{kind} saved"] = offline(saved)
     return runs
 
 
 def test_responses_run_has_the_steps_of_the_toolcall_run(project: Path, tracer: Tracer, tmp_path: Path) -> None:
-    calc = (project / "calc.py").read_text()
-    runs = both_formats(project, tracer, tmp_path, SOLVING, lambda: (project / "calc.py").write_text(calc))
+    runs = both_formats(project, tracer, tmp_path, SOLVING)
     expected = story(runs["toolcall"])
     assert [len(s[1]) for s in expected] == [1] * len(SOLVING)
     assert [s[1][0][1] for s in expected] == [c for _, c in SOLVING]
@@ -144,8 +145,7 @@ def test_responses_run_has_the_steps_of_the_toolcall_run(project: Path, tracer: 
 
 
 def test_responses_run_localizes_like_the_toolcall_run(project: Path, tracer: Tracer, tmp_path: Path) -> None:
-    calc = (project / "calc.py").read_text()
-    runs = both_formats(project, tracer, tmp_path, WRONG_EDIT, lambda: (project / "calc.py").write_text(calc))
+    runs = both_formats(project, tracer, tmp_path, WRONG_EDIT)
     diagnoses = {kind: SignalLocalizer().localize(run) for kind, run in runs.items()}
     assert {kind: (d.onset_step, d.confidence) for kind, d in diagnoses.items()} == {
         kind: (2, diagnoses["toolcall"].confidence) for kind in runs
