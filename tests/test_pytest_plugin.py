@@ -116,6 +116,8 @@ def test_failing_agent_test_reports_onset_chain_and_trace(pytester: pytest.Pytes
     store = Store(out / "codetracer.db", project="plugin-tests")
     assert {r.id for r in store.list_runs()} == {"run-good", "run-bad"}
     assert store.load_run("run-bad").diagnosis is not None
+    assert store.load_run("run-bad").metadata["pytest_result"] == "failed"  # beside the run's own outcome
+    assert "pytest_result" not in store.load_run("run-good").metadata
     assert [d.onset_step for d in store.diagnoses("run-bad")] == [2]
     report = (out / "reports" / "test_agent.py_test_breaks.txt").read_text()
     assert report.startswith("test_agent.py::test_breaks") and "went wrong at step 2" in report

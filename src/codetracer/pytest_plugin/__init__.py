@@ -373,7 +373,10 @@ class CodetracerSession:
             lines += _headline(run)
             lines.append("")
             lines.append(render_text(run, stages_folded=True))
-            if finished:  # the store holds finished runs; keep the diagnosis with it
+            # the test's failure is evidence about the run, kept beside it; not its outcome, since the test's own
+            # expectation may be what was wrong
+            run.metadata["pytest_result"] = "failed"
+            if finished:  # the store holds finished runs; keep the diagnosis and the test's result with it
                 self._guard("storing a diagnosis", store.save_run, run)
             trace_path = self._guard("writing a trace", self._write_trace, run)
             lines.append("")
