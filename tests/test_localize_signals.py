@@ -147,3 +147,34 @@ def test_every_corpus_run_gets_a_well_formed_diagnosis(shared: Path) -> None:
         if diagnosis.onset_step is not None:
             assert 1 <= diagnosis.onset_step <= len(run.steps)
             assert all(diagnosis.onset_step < s <= len(run.steps) for s in diagnosis.chain)
+
+
+def test_a_failing_check_of_the_edited_file_verifies_the_edit() -> None:
+    """``grep`` on the file an edit wrote is a check of that edit: when it fails, the edit is blamed for it, and the
+    reasoning does not call the edit unverified (the run's tree shows it verified and failing)."""
+    run = _run(
+        [
+            _step(1, "cat notes/summary.txt", "completed no steps"),
+            _step(2, "sed -i 's/no/every/' notes/summary.txt"),
+            _step(3, "grep -qx 'completed all steps' notes/summary.txt", "", exit_code=1),
+            _step(4, "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"),
+        ],
+        task="the summary must say 'completed all steps' (notes/summary.txt)",
+    )
+    view = signals.RunView(run)
+    assert [(e.step_id, e.detail) for e in signals.failing_tests_after_edit(view)] == [
+        (2, "the check of the edited file at step 3 fails")
+    ]
+    assert signals.unverified_submission(view) == []
+    assert signals.never_verified(view) == []
+    diagnosis = SignalLocalizer().localize(run)
+    assert (diagnosis.onset_step, diagnosis.chain) == (2, [3])
+    assert diagnosis.confidence >= CONFIDENT
+    assert "never verified" not in diagnosis.reasoning and "never verifies" not in diagnosis.reasoning
+
+
+def test_an_edit_nothing_reads_back_is_still_unverified() -> None:
+    run = _run([_step(1, "cat app/core.py"), _step(2, "sed -i 's/a/b/' app/core.py"), _step(3, "ls"),
+                _step(4, "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT")])
+    found = signals.unverified_submission(signals.RunView(run))
+    assert [(e.step_id, e.signal) for e in found] == [(2, "unverified")]

@@ -116,6 +116,8 @@ def test_failing_agent_test_reports_onset_chain_and_trace(pytester: pytest.Pytes
     store = Store(out / "codetracer.db", project="plugin-tests")
     assert {r.id for r in store.list_runs()} == {"run-good", "run-bad"}
     assert store.load_run("run-bad").diagnosis is not None
+    assert store.load_run("run-bad").metadata["pytest_result"] == "failed"  # beside the run's own outcome
+    assert "pytest_result" not in store.load_run("run-good").metadata
     assert [d.onset_step for d in store.diagnoses("run-bad")] == [2]
     report = (out / "reports" / "test_agent.py_test_breaks.txt").read_text()
     assert report.startswith("test_agent.py::test_breaks") and "went wrong at step 2" in report
@@ -420,3 +422,50 @@ def test_helpers_accept_the_fixture(codetracer: object) -> None:
     assert_outcome(codetracer, "solved")
     assert "step 1" in codetracer.render()  # type: ignore[attr-defined]
     assert codetracer.diagnose().localizer == "signals"  # type: ignore[attr-defined]
+
+
+def test_default_folder_is_out_of_the_checkout_and_junit_shows_the_section(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Without ``--codetracer-dir`` traces go to pytest's basetemp; the section is the test case's ``<system-out>``."""
+    import xml.etree.ElementTree as ET
+
+    pytester.makepyfile(test_agent=TESTS)
+    junit = tmp_path / "junit.xml"
+    result = run_pytest(pytester, "--codetracer", f"--basetemp={tmp_path / 'bt'}", f"--junitxml={junit}")
+    result.assert_outcomes(passed=1, failed=2)
+    assert sorted(p.name for p in pytester.path.iterdir()) == ["test_agent.py"]
+    folder = tmp_path / "bt" / "codetracer"
+    assert (folder / "reports" / "test_agent.py_test_breaks.txt").is_file()
+    assert sorted(p.name for p in (folder / "traces").iterdir()) == ["run-bad.json"]  # failing tests only
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    out = cases["test_breaks"].find("system-out")
+    assert out is not None and out.text is not None
+    assert SECTION in out.text and "went wrong at step 2 of 4: bash: sed -i s/a/b/ calc.py" in out.text
+    assert cases["test_no_agent"].find("system-out") is None  # no agent run, no section
+    props = {name: [(p.get("name"), p.get("value")) for p in c.iter("property")] for name, c in cases.items()}
+    assert props == {"test_solves": [("codetracer_runs", "run-good")], "test_breaks": [("codetracer_runs", "run-bad")],
+                     "test_no_agent": []}
+
+
+def test_headline_says_when_no_onset_is_confident(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A test that fails on a wrong expectation while its agent did nothing wrong gets no confident onset."""
+    pytester.makepyfile(test_agent=AGENT + '''
+
+def test_wrong_expectation(codetracer):
+    ev = codetracer.events
+    ev.run_started("run-fine", "toy-agent", task="say hello")
+    for i, command in enumerate(["echo hello", "echo submit"], 1):
+        ev.step_started("run-fine", str(i))
+        ev.tool_call_started("run-fine", str(i), f"call-{i}", "bash", command=command)
+        ev.tool_call_finished("run-fine", f"call-{i}", output="hello", exit_code=0)
+        ev.step_finished("run-fine", str(i))
+    ev.run_finished("run-fine", "unknown")
+    assert False, "expected goodbye"
+''')
+    result = run_pytest(pytester, "--codetracer", f"--codetracer-dir={tmp_path}")
+    result.assert_outcomes(failed=1)
+    section = section_of(result)
+    assert "went wrong at step" not in section
+    assert "no confident onset found (confidence 0." in section
+    assert "< 0.5): the agent may have done nothing wrong; weakest suspect: step" in section

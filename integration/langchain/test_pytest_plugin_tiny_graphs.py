@@ -11,7 +11,6 @@ written; every stored run carries its test's id; and no journal is left when the
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import re
 from pathlib import Path
 
@@ -171,6 +170,5 @@ def test_many_tiny_graph_tests(suite: pytest.Pytester, tmp_path: Path) -> None:
         by_test[run.metadata["pytest_test"]] = by_test.get(run.metadata["pytest_test"], 0) + 1
     assert by_test == WITH_RUNS
     assert list(config.journal_dir(out).glob("*.ctj")) == [], "a journal was left behind"
-    traces = sorted((out / "traces").glob("*.json"))
-    assert len(traces) == kept
-    assert {json.loads(p.read_text())["metadata"]["pytest_test"] for p in traces} == set(WITH_RUNS)
+    # every test passed: JSON trace files are written for failing tests' runs only, the store has these runs
+    assert sorted((out / "traces").glob("*.json")) == []

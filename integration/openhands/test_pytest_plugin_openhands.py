@@ -161,7 +161,7 @@ def test_failing_agent_test_names_the_wrong_edit(suite: pytest.Pytester, tmp_pat
     assert passing.diagnosis is None and not any(s.is_error for s in passing.steps)
     assert passing.steps[2].tool_calls[0].observation is not None
     assert passing.steps[2].tool_calls[0].observation.exit_code == 0
-    assert (out / "traces" / f"{passing.id.replace(':', '_')}.json").is_file()
+    assert not (out / "traces" / f"{passing.id.replace(':', '_')}.json").exists()  # JSON files: failing tests only
     assert not (out / "reports" / "test_agent.py_test_agent_fixes_add.txt").exists()
 
 

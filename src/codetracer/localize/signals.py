@@ -282,25 +282,36 @@ def unneeded_edits(view: RunView) -> list[Evidence]:
     return found
 
 
+def _checks_edit(view: RunView, i: int, edit: int) -> bool:
+    """Step ``i`` (not an edit) checks the edit at step ``edit``: a verification step, or a command that reads a
+    file the edit wrote (``grep -q ... file``, ``python file``, ``cat file``)."""
+    if view.kinds[i] is StageKind.VERIFICATION:
+        return True
+    return any(path in view.commands[i] for path in view.edit_targets[edit])
+
+
 def failing_tests_after_edit(view: RunView) -> list[Evidence]:
-    """A verification step that fails after an edit points at the latest edit before it."""
+    """A check that fails after an edit (a verification step, or a command reading the edited file) points at the
+    latest edit before it."""
     found = []
     last_edit: int | None = None
     for i, kind in enumerate(view.kinds):
         if view.edit_targets[i] or kind is StageKind.PATCHING:
             last_edit = i
-        elif kind is StageKind.VERIFICATION and view.failed[i] and last_edit is not None:
-            found.append(_ev(view, last_edit, "test_fails_after_edit", f"verification at step {i + 1} fails", 0.8))
+        elif view.failed[i] and last_edit is not None and _checks_edit(view, i, last_edit):
+            what = "verification" if kind is StageKind.VERIFICATION else "the check of the edited file"
+            found.append(_ev(view, last_edit, "test_fails_after_edit", f"{what} at step {i + 1} fails", 0.8))
     return found
 
 
 def unverified_submission(view: RunView) -> list[Evidence]:
-    """The run ends (or submits) with edits that no later verification step exercised."""
+    """The run ends (or submits) with edits that no later check (a verification step, or a command reading the
+    edited file) exercised."""
     edits = [i for i, k in enumerate(view.kinds) if k is StageKind.PATCHING or view.edit_targets[i]]
     if not edits:
         return []
-    checks = [i for i, k in enumerate(view.kinds) if k is StageKind.VERIFICATION and i > edits[-1]]
-    if checks:
+    later = range(edits[-1] + 1, len(view.kinds))
+    if any(not view.edit_targets[i] and _checks_edit(view, i, edits[-1]) for i in later):
         return []
     return [_ev(view, edits[-1], "unverified", "the last edit is never verified before the run ends", 0.6)]
 
@@ -324,9 +335,12 @@ def ignored_errors(view: RunView) -> list[Evidence]:
 
 
 def never_verified(view: RunView) -> list[Evidence]:
-    """A run that changed things but never reached a verification stage."""
+    """A run that changed things but never reached a verification stage, nor read back a file it edited."""
     kinds = set(view.kinds)
     if StageKind.PATCHING not in kinds or StageKind.VERIFICATION in kinds:
+        return []
+    edits = [i for i, t in enumerate(view.edit_targets) if t]
+    if any(not view.edit_targets[i] and _checks_edit(view, i, e) for e in edits for i in range(e + 1, len(view.kinds))):
         return []
     last = max(i for i, k in enumerate(view.kinds) if k is StageKind.PATCHING)
     return [_ev(view, last, "no_verification", "no stage of the run ever verifies its changes", 0.4)]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from codetracer.pytest_plugin import frameworks
+from codetracer.pytest_plugin import frameworks, junit
 from codetracer.pytest_plugin.frameworks import FrameworkPatches
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,8 +52,9 @@ SECTION = "codetracer: where the agent went wrong"
 RUNS_PROPERTY = "codetracer_runs"
 """``user_properties`` key listing the ids of a test's runs (travels through xdist and into JUnit XML)."""
 
-DEFAULT_DIR = ".codetracer"
-"""Where traces and reports go when no ``--codetracer-dir`` is given (relative to pytest's rootdir)."""
+DEFAULT_DIR = "codetracer"
+"""The folder inside pytest's temporary folder of the session (its basetemp) where traces and reports go when no
+``--codetracer-dir`` is given: out of the tested project's checkout, kept as pytest keeps its last basetemps."""
 
 _SESSION = "codetracer-session"
 
@@ -81,8 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="codetracer_dir",
         default=None,
         metavar="DIR",
-        help=f"where traces (SQLite store, JSON trees) and failure reports go (default: <rootdir>/{DEFAULT_DIR}); "
-        "several xdist workers share it",
+        help=f"where traces (SQLite store, JSON trees) and failure reports go (default: {DEFAULT_DIR}/ in pytest's "
+        "temporary folder of the session, out of the project's checkout); several xdist workers share it",
     )
     group.addoption(
         "--codetracer-keep",
@@ -96,19 +97,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("codetracer_keep", default="all", help="like --codetracer-keep: all or failed")
 
 
+def _default_folder(config: pytest.Config) -> Path:
+    """``<basetemp>/codetracer``; an xdist worker's basetemp is a folder of its controller's, so workers share one.
+    Without pytest's tmpdir plugin (``-p no:tmpdir``): ``<rootdir>/.codetracer``."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None:
+        return config.rootpath / f".{DEFAULT_DIR}"
+    base = Path(factory.getbasetemp())
+    if hasattr(config, "workerinput"):  # pytest-xdist worker: basetemp is <controller's basetemp>/<worker id>
+        base = base.parent
+    return base / DEFAULT_DIR
+
+
 def _enabled(config: pytest.Config) -> bool:
     flag = config.getoption("codetracer", None)
     return bool(config.getini("codetracer")) if flag is None else bool(flag)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's tmpdir plugin made the session's temporary folder
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "codetracer_off: do not trace the agent runs of this test (--codetracer)")
     if not _enabled(config):
         return
-    folder = config.getoption("codetracer_dir") or config.getini("codetracer_dir") or DEFAULT_DIR
-    path = Path(os.path.expandvars(str(folder))).expanduser()
-    if not path.is_absolute():
-        path = (config.rootpath / path) if not config.getoption("codetracer_dir") else Path.cwd() / path
+    folder = config.getoption("codetracer_dir") or config.getini("codetracer_dir")
+    if folder:
+        path = Path(os.path.expandvars(str(folder))).expanduser()
+        if not path.is_absolute():
+            path = (config.rootpath / path) if not config.getoption("codetracer_dir") else Path.cwd() / path
+    else:
+        path = _default_folder(config)
     keep = config.getoption("codetracer_keep") or config.getini("codetracer_keep") or "all"
     if keep not in ("all", "failed"):
         raise pytest.UsageError(f"codetracer_keep must be 'all' or 'failed', not {keep!r}")
@@ -335,12 +352,12 @@ class CodetracerSession:
             report.sections.append((SECTION, self._section(item, item_trace)))
         if report.when == "teardown":
             ids = [run.id for run in item_trace.runs + item_trace.open_runs]
-            if ids:
-                report.user_properties.append((RUNS_PROPERTY, ids))
+            if ids:  # one string (JUnit XML writes a property's str()), ids separated by spaces
+                report.user_properties.append((RUNS_PROPERTY, " ".join(ids)))
 
     def _section(self, item: pytest.Item, item_trace: _ItemTrace) -> str:
         """The report section: per run, the folded tree with the onset and chain, and where the whole trace is."""
-        from codetracer.core.render import action_summary, render_text
+        from codetracer.core.render import render_text
 
         store = self.tracer.store()
         parts: list[str] = []
@@ -353,17 +370,13 @@ class CodetracerSession:
             finished = any(run is r for r in item_trace.runs)
             title = f"agent run {n} of {len(runs)}" + ("" if finished else " (still open)")
             lines = [f"{title}: {run.id}"]
-            d = run.diagnosis
-            if d is not None and d.onset_step is not None and 1 <= d.onset_step <= len(run.steps):
-                step = run.step(d.onset_step)
-                did = "; ".join(action_summary(a) for a in step.actions) or (step.thought.text if step.thought else "")
-                lines.append(f"went wrong at step {d.onset_step} of {len(run.steps)}: {_one_line(did, 160)}")
-                lines.append(f"chain: {', '.join(map(str, d.chain)) or '-'}")
-            elif d is not None:
-                lines.append("no onset localized: " + _one_line(d.reasoning, 200))
+            lines += _headline(run)
             lines.append("")
             lines.append(render_text(run, stages_folded=True))
-            if finished:  # the store holds finished runs; keep the diagnosis with it
+            # the test's failure is evidence about the run, kept beside it; not its outcome, since the test's own
+            # expectation may be what was wrong
+            run.metadata["pytest_result"] = "failed"
+            if finished:  # the store holds finished runs; keep the diagnosis and the test's result with it
                 self._guard("storing a diagnosis", store.save_run, run)
             trace_path = self._guard("writing a trace", self._write_trace, run)
             lines.append("")
@@ -392,7 +405,10 @@ class CodetracerSession:
         return path
 
     def _end(self, item: pytest.Item, item_trace: _ItemTrace) -> None:
-        """After teardown: keep (trace files) or drop (``--codetracer-keep=failed``) the test's finished runs."""
+        """After teardown: keep (in the store) or drop (``--codetracer-keep=failed``) the test's finished runs.
+
+        Only failing tests get a JSON trace file: one file per passing run cost more than the rest of the plugin's
+        per-test work (``codetracer show --full RUN`` writes the same JSON from the store)."""
         frameworks.CURRENT.nodeid = None
         self.traced_tests += 1
         if item_trace.failed:
@@ -401,9 +417,6 @@ class CodetracerSession:
             store = self.tracer.store()
             for run in item_trace.runs:
                 self._guard("dropping a run", store.delete_run, run.id)
-        else:
-            for run in item_trace.runs:
-                self._guard("writing a trace", self._write_trace, run)
         # the runs are stored; forget them here so a long session does not hold every tree in memory
         tracer = self.tracer
         end = item_trace.start + len(item_trace.runs)
@@ -413,12 +426,16 @@ class CodetracerSession:
 
     # -- session summary (also on the xdist controller, from the workers' reports) -------------------------------------
 
+    @pytest.hookimpl(trylast=True)  # after pytest's junitxml has opened the test's testcase element
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
-            if key == RUNS_PROPERTY and isinstance(value, list | tuple):
-                self.runs_seen.extend((report.nodeid, str(v)) for v in value)
-        if report.failed and any(title == SECTION for title, _ in report.sections):
+            if key == RUNS_PROPERTY and isinstance(value, str):
+                self.runs_seen.extend((report.nodeid, v) for v in value.split())
+        sections = [text for title, text in report.sections if title == SECTION]
+        if report.failed and sections:
             self.failed_runs.append((report.nodeid, ""))
+            self._guard("writing the section into JUnit XML", junit.add_system_out, self.config, report,
+                        f"{SECTION}\n{sections[0]}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         failed_tests = sorted({nodeid for nodeid, _ in self.failed_runs})
@@ -439,6 +456,27 @@ class CodetracerSession:
 # ----------------------------------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------------------------------
+
+
+def _headline(run: Run) -> list[str]:
+    """The lines above the tree: the onset and chain when the diagnosis is confident (``CONFIDENT``), else that no
+    confident onset was found, with the weak suspect and its confidence (a test may fail on a wrong expectation
+    while its agent did nothing wrong)."""
+    from codetracer.core.render import action_summary
+    from codetracer.localize.signal_localizer import CONFIDENT
+
+    d = run.diagnosis
+    if d is None:
+        return []
+    if d.onset_step is None or not 1 <= d.onset_step <= len(run.steps):
+        return ["no onset localized: " + _one_line(d.reasoning, 200)]
+    step = run.step(d.onset_step)
+    did = "; ".join(action_summary(a) for a in step.actions) or (step.thought.text if step.thought else "")
+    where = f"step {d.onset_step} of {len(run.steps)}: {_one_line(did, 160)}"
+    if d.confidence < CONFIDENT:
+        return [f"no confident onset found (confidence {d.confidence:.2f} < {CONFIDENT}): the agent may have done "
+                f"nothing wrong; weakest suspect: {where}"]
+    return [f"went wrong at {where}", f"chain: {', '.join(map(str, d.chain)) or '-'}"]
 
 
 def _localize(run: Run) -> Any:

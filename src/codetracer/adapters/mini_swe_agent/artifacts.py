@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codetracer.adapters.mini_swe_agent.responses import as_chat
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
 from codetracer.core.extractor import Candidate, load_json, stable_run_id
@@ -130,7 +131,9 @@ class _Replay:
 
     def feed(self, i: int, msg: dict[str, Any], timestamp: float | None = None) -> None:
         """Message ``i`` of the history, whatever its role: the one loop body of file and live replay.
-        ``timestamp`` stamps the system message (mini stamps model answers itself, not the system prompt)."""
+        ``timestamp`` stamps the system message (mini stamps model answers itself, not the system prompt).
+        Responses-API messages are read as the chat messages they stand for (:mod:`.responses`)."""
+        msg = as_chat(msg)
         role = msg.get("role")
         if not isinstance(role, str):
             return
@@ -326,7 +329,7 @@ def replay_messages(
         if not isinstance(msg, dict):
             raise ExtractError(path, f"message is {type(msg).__name__}", position=f"{ref}[{i}]",
                                expected="a message object")
-        if not isinstance(msg.get("role"), str):
+        if not isinstance(as_chat(msg).get("role"), str):
             raise ExtractError(path, "message without a role", position=f"{ref}[{i}].role", expected="a string")
         replay.feed(i, msg)
     replay.close_step()
@@ -334,10 +337,11 @@ def replay_messages(
 
 
 def first_user_text(messages: list[Any]) -> str | None:
+    """The task: the first user message's text (a string, or the parts of a Responses-API ``input_text`` list)."""
     for msg in messages:
-        if isinstance(msg, dict) and msg.get("role") == "user" and isinstance(msg.get("content"), str):
-            return str(msg["content"])
-        if isinstance(msg, dict) and msg.get("role") == "assistant":
+        if isinstance(msg, dict) and msg.get("role") == "user" and isinstance(msg.get("content"), str | list):
+            return message_text(msg["content"], Path("<messages>"), "content")
+        if isinstance(msg, dict) and (msg.get("role") == "assistant" or msg.get("object") == "response"):
             return None
     return None
 
