@@ -99,7 +99,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     progress.clear()
     if store is not None and batch:
         store.save_runs(batch)
-    if not args.json and not args.quiet and (len(seen) + failures > 1 or Path(args.path).is_dir()):
+    if not args.json and not args.quiet and (len(seen) + failures > 1 or os.path.isdir(args.path)):
         print(format_summary(seen, failures))
     if failures:
         print(f"codetracer: {failures} input(s) could not be read; the rest were processed", file=sys.stderr)

@@ -11,13 +11,14 @@ from codetracer.core.errors import CodetracerError
 
 
 def cmd_export_otel(args: argparse.Namespace) -> int:
+    from codetracer.core.discovery import names_a_path
     from codetracer.core.extract import Failure, extract_all
     from codetracer.export.otel import send_runs
     from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(args.target)
     failures = 0
-    if path.exists():  # artifacts: analyze them as `analyze` does, without storing
+    if names_a_path(path):  # artifacts: analyze them as `analyze` does, without storing
         runs = []
         for item in extract_all(path):
             if isinstance(item, Failure):

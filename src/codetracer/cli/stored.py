@@ -79,11 +79,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _load_run_or_artifact(ref: str, localizer_name: str | None) -> Run:
     """A stored run by id (prefix), else an artifact path analyzed now (diagnosed, not stored). A stored run is
     diagnosed for the report when a localizer is named or when it failed and has no diagnosis."""
+    from codetracer.core.discovery import names_a_path
     from codetracer.core.extract import Failure, extract_all
     from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(ref)
-    if not path.exists():
+    if not names_a_path(path):
         from codetracer.core.model import Outcome
         from codetracer.verdicts import localize
 
