@@ -34,7 +34,8 @@ def cmd_export_otel(args: argparse.Namespace) -> int:
             run.diagnosis = localizer.localize(run)
     if not runs:
         raise CodetracerError(f"{args.target}: no run to export")
-    result = send_runs(runs, endpoint=args.endpoint, timeout=args.timeout, capture_content=args.content or None)
+    result = send_runs(runs, endpoint=args.endpoint, timeout=args.timeout, capture_content=args.content or None,
+                        redact=not args.no_redact)
     if not result.ok:
         print(f"codetracer: {result.error}", file=sys.stderr)
         return 1
