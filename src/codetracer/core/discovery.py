@@ -110,7 +110,7 @@ def discover(root: Path, pick: Pick) -> Iterator[tuple[Path, Extractor] | Failur
             yield Failure(root, problem)
             return
         extractor = pick(Candidate(root, False))
-        yield (root, extractor) if extractor else Failure(root, UNKNOWN)
+        yield (root, extractor) if extractor else Failure(root, _why_unknown(root))
         return
     seen: set[tuple[int, int]] = set()
     yield from _walk(root, pick, seen, explicit=True)
@@ -164,6 +164,17 @@ def _walk(
             yield Failure(path, "broken symlink")
     if explicit and not found_any:
         yield Failure(folder, "no run artifacts found in this folder")
+
+
+def _why_unknown(path: Path) -> str:
+    """Why a file given by name matched no format: where its JSON breaks, when it is JSON that breaks (a byte that
+    is not UTF-8 at its head hides the format from every detector), else "unknown format"."""
+    if path.suffix in {".json", ".traj", ".jsonl"}:
+        try:
+            load_jsonl(path) if path.suffix == ".jsonl" else load_json(path)
+        except ExtractError as exc:
+            return exc.detail
+    return UNKNOWN
 
 
 def _why_unreadable(path: Path) -> str:
