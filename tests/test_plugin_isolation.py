@@ -64,6 +64,8 @@ def test_entry_point_plugin_rejected_by_pluggy_is_skipped_and_logged_once(tmp_pa
         from codetracer.core.tracer import Tracer
         t = Tracer()
         t.events.run_started("r", "demo", task="t")
+        t.events.step_started("r", "1", thought="look")
+        t.events.step_finished("r", "1")
         t.events.run_finished("r", "solved")
         t.flush()
         names = [name for name, _ in t.pm.list_name_plugin()]

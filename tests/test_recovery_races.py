@@ -109,7 +109,9 @@ def test_journals_of_older_versions_without_a_project_still_recover_into_the_cal
     folder = config.journal_dir(home)
     folder.mkdir(parents=True)
     (folder / "0123456789abcdef0123456789abcdef.ctj").write_bytes(
-        b'["run_started","old","demo","t",{},null,1.0]\n["run_finished","old","solved",null,{},2.0]\n'
+        b'["run_started","old","demo","t",{},null,1.0]\n'
+        b'["step_started","old","1",null,"look",null,1.5]\n'
+        b'["run_finished","old","solved",null,{},2.0]\n'
     )
     (run,) = recover()
     assert run.id == "old"
