@@ -7,14 +7,14 @@ Two rules hold for every request:
 
 * **Trajectory text is untrusted.** It is wrapped in delimiters the system prompt tells the model to treat as data,
   and delimiter look-alikes inside it are neutralised, so instructions planted in a tool output are not followed.
-* **Secrets never leave the machine.** API keys, tokens, passwords and private keys are redacted before sending.
+* **Secrets never leave the machine.** API keys, tokens, passwords and private keys are redacted before sending
+  (:func:`codetracer.core.secrets.redact`, the kinds in docs/security.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,40 +22,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from codetracer.core.errors import CodetracerError
+from codetracer.core.secrets import redact
 
 T = TypeVar("T", bound=BaseModel)
 
 UNTRUSTED_OPEN = "<<<UNTRUSTED_TRAJECTORY_DATA"
 UNTRUSTED_CLOSE = "UNTRUSTED_TRAJECTORY_DATA>>>"
 
-_R = "[REDACTED]"
-_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), _R),
-    (re.compile(r"\b(sk|pk|rk)-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{16,}"), _R),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"), _R),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"), _R),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), _R),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), _R),
-    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), _R),
-    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), _R),
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"), _R),  # JWT
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._\-]{12,}"), r"\1 " + _R),
-    (
-        re.compile(
-            r"(?i)\b([A-Z0-9_]*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key)[A-Z0-9_]*)"
-            r"(\s*[:=]\s*|\"\s*:\s*\")([^\s\"',;]{4,})"
-        ),
-        r"\1\2" + _R,
-    ),
-    (re.compile(r"(://[^/\s:@]+:)([^@\s/]{3,})(@)"), r"\1" + _R + r"\3"),  # credentials in URLs
-]
-
-
-def redact(text: str) -> str:
-    """``text`` with secrets replaced by ``[REDACTED]``; keys and surrounding words stay readable."""
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+__all__ = ["UNTRUSTED_CLOSE", "UNTRUSTED_OPEN", "UNTRUSTED_RULE", "LLMClient", "LLMConfig", "LLMError", "redact",
+           "untrusted"]
 
 
 def untrusted(text: str) -> str:

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", help="a run artifact or a folder searched recursively")
     p.add_argument("--json", action="store_true", help="one JSON object per run per line")
+    p.add_argument("--redact", action="store_true",
+                   help="redact secrets (keys, tokens, passwords: docs/security.md) from the output")
     p.add_argument("--no-store", action="store_true", help="do not save the runs to the store")
     p.add_argument("--format", help="skip detection and use this extractor (see `codetracer extractors`)")
     p.add_argument("--localizer", help="localizer to use (default: the first registered)")
@@ -112,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="unfold every stage")
     p.add_argument("--fold", action="store_true", help="fold stages without the onset (the default when there is one)")
     p.add_argument("--step", type=int, metavar="N", help="print step N whole: thought, commands, full outputs")
+    p.add_argument("--redact", action="store_true",
+                   help="redact secrets (keys, tokens, passwords: docs/security.md) from the output")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
@@ -124,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="a stored run id (a unique prefix is enough) or the path of one run artifact")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the report (default: report.html)")
     p.add_argument("--localizer", help="localizer for this report (default: the stored diagnosis)")
+    p.add_argument("--no-redact", action="store_true",
+                   help="keep secrets in the report (by default they are redacted: reports get shared)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
@@ -183,7 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="RUN|PATH", help="stored run id, or a run artifact / folder of runs")
     p.add_argument("--endpoint", help="collector URL, e.g. http://localhost:4318 (/v1/traces is appended)")
     p.add_argument("--timeout", type=float, help="seconds per request, retries included (default 10)")
-    p.add_argument("--content", action="store_true", help="also send texts: task, thoughts, tool output, responses")
+    p.add_argument("--content", action="store_true",
+                   help="also send texts: task, thoughts, tool output, responses (redacted, as everything sent)")
+    p.add_argument("--no-redact", action="store_true",
+                   help="send texts and commands as recorded, secrets included (by default they are redacted)")
     p.add_argument("--no-localize", action="store_true", help="do not diagnose failed runs that have no diagnosis")
     p.set_defaults(func=cmd_export_otel)
 

@@ -41,6 +41,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from codetracer.core.parallel import extract_in_order
     from codetracer.core.registry import ExtractorRegistry
     from codetracer.core.render import render_text, run_to_json_obj
+    from codetracer.core.secrets import redact_run
     from codetracer.localize.registry import LocalizerRegistry
 
     registry = ExtractorRegistry.from_plugins()
@@ -84,12 +85,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                     if args.remember:
                         memory.remember(store, run, run.diagnosis, confirmed=False)
             seen.append((run.framework, run.outcome.value, bool(run.diagnosis and run.diagnosis.onset_step)))
+            shown = redact_run(run) if args.redact else run  # the store keeps the run as recorded
             if args.json:
-                _emit_json(run_to_json_obj(run))
+                _emit_json(run_to_json_obj(shown))
             elif not args.quiet:
                 progress.clear()
                 hint = "" if store is not None else None
-                print(render_text(run, stages_folded=args.fold, color=color, hint=hint))
+                print(render_text(shown, stages_folded=args.fold, color=color, hint=hint))
                 print()
             if store is not None:
                 batch.append(run)
@@ -99,7 +101,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     progress.clear()
     if store is not None and batch:
         store.save_runs(batch)
-    if not args.json and not args.quiet and (len(seen) + failures > 1 or Path(args.path).is_dir()):
+    if not args.json and not args.quiet and (len(seen) + failures > 1 or os.path.isdir(args.path)):
         print(format_summary(seen, failures))
     if failures:
         print(f"codetracer: {failures} input(s) could not be read; the rest were processed", file=sys.stderr)

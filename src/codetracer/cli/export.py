@@ -11,13 +11,14 @@ from codetracer.core.errors import CodetracerError
 
 
 def cmd_export_otel(args: argparse.Namespace) -> int:
+    from codetracer.core.discovery import names_a_path
     from codetracer.core.extract import Failure, extract_all
     from codetracer.export.otel import send_runs
     from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(args.target)
     failures = 0
-    if path.exists():  # artifacts: analyze them as `analyze` does, without storing
+    if names_a_path(path):  # artifacts: analyze them as `analyze` does, without storing
         runs = []
         for item in extract_all(path):
             if isinstance(item, Failure):
@@ -33,7 +34,8 @@ def cmd_export_otel(args: argparse.Namespace) -> int:
             run.diagnosis = localizer.localize(run)
     if not runs:
         raise CodetracerError(f"{args.target}: no run to export")
-    result = send_runs(runs, endpoint=args.endpoint, timeout=args.timeout, capture_content=args.content or None)
+    result = send_runs(runs, endpoint=args.endpoint, timeout=args.timeout, capture_content=args.content or None,
+                        redact=not args.no_redact)
     if not result.ok:
         print(f"codetracer: {result.error}", file=sys.stderr)
         return 1

@@ -55,6 +55,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from codetracer.core.render import render_step, render_text, run_to_json_obj
 
     run = _store().load_run(args.run)
+    if args.redact:
+        from codetracer.core.secrets import redact_run
+
+        run = redact_run(run)
     color = use_color(sys.stdout)
     if args.full:
         sys.stdout.write(run.to_json(indent=2) + "\n")
@@ -76,7 +80,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     run = _load_run_or_artifact(args.run, args.localizer)
     out = Path(args.output or "report.html")
     started = time.perf_counter()
-    write_report(run, out)
+    write_report(run, out, redact=not args.no_redact)
     took = time.perf_counter() - started
     size = out.stat().st_size / 1024
     print(f"wrote {out} ({size:,.0f} KiB, {len(run.steps)} steps, {took:.2f}s): open it in a browser")
@@ -86,11 +90,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _load_run_or_artifact(ref: str, localizer_name: str | None) -> Run:
     """A stored run by id (prefix), else an artifact path analyzed now (diagnosed, not stored). A stored run is
     diagnosed for the report when a localizer is named or when it failed and has no diagnosis."""
+    from codetracer.core.discovery import names_a_path
     from codetracer.core.extract import Failure, extract_all
     from codetracer.localize.registry import LocalizerRegistry
 
     path = Path(ref)
-    if not path.exists():
+    if not names_a_path(path):
         from codetracer.core.model import Outcome
         from codetracer.verdicts import localize
 

@@ -8,8 +8,10 @@ registry's, :meth:`~codetracer.core.registry.ExtractorRegistry.pick`).
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,15 +48,69 @@ UNKNOWN = "unknown format: no extractor recognises this content (see `codetracer
 """Why a file given by name was not read."""
 
 
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _stat_failure(path: Path, exc: OSError) -> str:
+    """What a failed ``stat`` of a path given by name means, in words (never "unknown format")."""
+    if exc.errno == errno.ELOOP:
+        return "symlink loop: the link resolves to itself, or to links that lead back to it"
+    if exc.errno == errno.ENOENT:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return "no such file or folder"
+        return f"broken symlink (it points to {target}, which does not exist)"
+    if exc.errno == errno.EACCES:
+        return f"cannot read: {exc.strerror} (a folder on its path cannot be entered, or the file is not readable)"
+    return f"cannot read: {exc.strerror or exc}"
+
+
+def _file_failure(path: Path, st: os.stat_result) -> str | None:
+    """Why a path given by name that is not a folder cannot be offered to the extractors, or ``None`` if it can."""
+    if not stat.S_ISREG(st.st_mode):  # opening a FIFO to sniff its head would block; a device is no artifact
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        return f"{kind}, not a run artifact (expected a file or a folder of runs)"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    return None
+
+
+def names_a_path(path: Path) -> bool:
+    """Whether ``path`` names something on disk, even something we may not read (``Path.exists`` raises
+    ``PermissionError`` under a folder that cannot be entered); ``False`` only when nothing is there."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return os.path.lexists(path)  # a broken symlink is a path too: discovery says what is wrong with it
+    except OSError:
+        return True
+    return True
+
+
 def discover(root: Path, pick: Pick) -> Iterator[tuple[Path, Extractor] | Failure]:
     """Yield ``(path, extractor)`` for each run under ``root`` and a :class:`Failure` for what cannot be read."""
     root = Path(root)
-    if not root.exists():
-        yield Failure(root, "no such file or folder")
+    try:
+        st = root.stat()
+    except OSError as exc:
+        yield Failure(root, _stat_failure(root, exc))
         return
-    if root.is_file():
+    if not stat.S_ISDIR(st.st_mode):
+        problem = _file_failure(root, st)
+        if problem is not None:
+            yield Failure(root, problem)
+            return
         extractor = pick(Candidate(root, False))
-        yield (root, extractor) if extractor else Failure(root, UNKNOWN)
+        yield (root, extractor) if extractor else Failure(root, _why_unknown(root))
         return
     seen: set[tuple[int, int]] = set()
     yield from _walk(root, pick, seen, explicit=True)
@@ -89,8 +145,8 @@ def _walk(
         path = Path(entry.path)
         try:
             is_dir = entry.is_dir(follow_symlinks=True)
-        except OSError:
-            yield Failure(path, "cannot stat (broken link?)")
+        except OSError as exc:
+            yield Failure(path, _stat_failure(path, exc))
             continue
         if is_dir:
             for item in _walk(path, pick, seen):
@@ -108,6 +164,17 @@ def _walk(
             yield Failure(path, "broken symlink")
     if explicit and not found_any:
         yield Failure(folder, "no run artifacts found in this folder")
+
+
+def _why_unknown(path: Path) -> str:
+    """Why a file given by name matched no format: where its JSON breaks, when it is JSON that breaks (a byte that
+    is not UTF-8 at its head hides the format from every detector), else "unknown format"."""
+    if path.suffix in {".json", ".traj", ".jsonl"}:
+        try:
+            load_jsonl(path) if path.suffix == ".jsonl" else load_json(path)
+        except ExtractError as exc:
+            return exc.detail
+    return UNKNOWN
 
 
 def _why_unreadable(path: Path) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from codetracer.core.builder import TreeBuilder
 from codetracer.core.discovery import ARTIFACT_NAME_HINTS, SKIP_DIRS, Failure
@@ -51,10 +52,37 @@ def build_runs(path: Path, extractor: Extractor, segment: bool = True) -> list[R
     extractor.extract(path, Events(DirectRelay(builder)))
     builder.finalize_incomplete()
     runs = builder.finished
+    if not _utf8(str(path)):  # the file name's undecodable bytes reached the tree (source path, instance id ...)
+        runs = [Run.model_validate(_printable(run.model_dump())) for run in runs]
     if segment:
         for run in runs:
             derive(run)
     return runs
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(value: Any) -> Any:
+    """``value`` with every string made UTF-8: a byte of a file name that is not UTF-8 (a lone surrogate in ``str``,
+    see :func:`os.fsdecode`) becomes ``\\xff``, so the tree can be stored, printed and exported as JSON."""
+    if isinstance(value, str):
+        if _utf8(value):
+            return value
+        try:
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
 
 
 def extract_all(root: Path, registry: ExtractorRegistry | None = None) -> Iterator[Run | Failure]:

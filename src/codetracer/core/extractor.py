@@ -87,6 +87,20 @@ class Extractor(Protocol):
         ...
 
 
+def _bad_utf8(data: bytes) -> tuple[int, int, int] | None:
+    """Line, column (1-based) and value of the first byte that is not UTF-8 in ``data``, or ``None``.
+
+    orjson reports any such byte as "str is not valid UTF-8: surrogates not allowed" at line 1 column 1, wherever it
+    is; the decoder knows the offset."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        return data.count(b"\n", 0, exc.start) + 1, column, data[exc.start]
+    return None
+
+
 def load_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into an :class:`ExtractError` with a position."""
     try:
@@ -96,6 +110,11 @@ def load_json(path: Path) -> Any:
     try:
         return _loads(data)
     except ValueError as exc:
+        bad = _bad_utf8(data)
+        if bad is not None:
+            line, column, byte = bad
+            raise ExtractError(path, f"byte 0x{byte:02x} is not UTF-8", position=f"line {line} column {column}",
+                               expected="JSON text in UTF-8") from None
         lineno = getattr(exc, "lineno", None)
         colno = getattr(exc, "colno", None)
         msg = getattr(exc, "msg", None) or str(exc).split(":")[0]
@@ -116,6 +135,11 @@ def load_jsonl(path: Path) -> list[Any]:
                 try:
                     rows.append(_loads(line))
                 except ValueError:
+                    bad = _bad_utf8(line)
+                    if bad is not None:
+                        raise ExtractError(path, f"byte 0x{bad[2]:02x} is not UTF-8",
+                                           position=f"line {lineno} column {bad[1]}", expected="JSON text in UTF-8"
+                                           ) from None
                     raise ExtractError(
                         path, "invalid JSON line", position=f"line {lineno}", expected="one JSON value per line"
                     ) from None
@@ -129,8 +153,10 @@ def stable_run_id(framework: str, path: Path, suffix: str = "") -> str:
 
     The readable part is the artifact's name; the hash of its resolved path tells apart same-named runs.
     """
-    resolved = str(path.resolve())
-    digest = hashlib.sha1(f"{resolved}#{suffix}".encode()).hexdigest()[:10]
+    # os.fsencode: a file name need not be UTF-8 (its undecodable bytes are surrogates in ``str``); for names that
+    # are, the bytes -- and so the ids of runs analysed before -- are the same as ``str.encode()``'s
+    resolved = os.fsencode(path.resolve())
+    digest = hashlib.sha1(resolved + b"#" + os.fsencode(suffix)).hexdigest()[:10]
     stem = path.name
     for ext in (".traj.json", ".traj", ".json", ".jsonl"):
         if stem.endswith(ext):

@@ -9,6 +9,10 @@ A journal whose writer is gone (its ``flock`` is free) is *orphaned*: :func:`~co
 its events (:func:`read_ops`) and builds the tree exactly as the live tracer does (:func:`~codetracer.core.runlog.
 build_tree`), closing what was open as incomplete, stores the tree and removes the file. A torn last line (the process
 died mid-write) is skipped and counted.
+
+A journal's name carries the project of the process writing it (``<uuid>~<project, %-quoted>.ctj``), so a run
+recovered by someone else -- ``codetracer ls`` in another project -- is stored where it was traced. Journals of older
+versions (``<uuid>.ctj``) have no project and go to the recovering caller's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 
@@ -34,6 +39,32 @@ from codetracer.hooks import specs
 log = logging.getLogger("codetracer.journal")
 
 SUFFIX = ".ctj"
+_PROJECT_MARK = "~"
+"""Separates the journal's uuid (hex digits) from its project in the file name: the first one is the mark."""
+_NAME_MAX = 255
+"""The longest file name the common file systems take; a project too long for it is left out of the name."""
+
+
+def _file_name(project: str | None) -> str:
+    """``<uuid>~<project>.ctj``; ``<uuid>.ctj`` without a project, or when the quoted project does not fit."""
+    name = ids.hex_id()
+    if project is not None:
+        tagged = f"{name}{_PROJECT_MARK}{quote(project, safe='')}{SUFFIX}"
+        if len(tagged.encode()) <= _NAME_MAX:
+            return tagged
+    return name + SUFFIX
+
+
+def project_of(path: Path) -> str | None:
+    """The project a journal file was written for (its name says it), or ``None`` for an untagged one."""
+    stem = path.name.removesuffix(SUFFIX)
+    _, mark, project = stem.partition(_PROJECT_MARK)
+    if not mark:
+        return None
+    try:
+        return unquote(project, errors="strict")
+    except UnicodeDecodeError:  # not a name this module wrote: treated as untagged
+        return None
 _DUMP_OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
 """How an event becomes its line: the newline comes from orjson (no second bytes object per event)."""
 _DUMP_OPTS_ANY_KEYS = _DUMP_OPTS | orjson.OPT_NON_STR_KEYS
@@ -203,8 +234,10 @@ class Journal:
     SPARES = 2
     """Journal files kept created, reserved and mapped ahead of need (see :meth:`prepare`)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, project: str | None = None) -> None:
         self.folder = Path(folder)
+        self.project = project
+        """Written into every journal's name (:func:`project_of`): recovery stores the run in this project."""
         self._files: dict[str, _RunJournal] = {}
         self._spares: list[_RunJournal] = []
         self._lock = threading.Lock()
@@ -220,7 +253,7 @@ class Journal:
     def _create(self) -> _RunJournal:
         """A new locked, reserved, mapped journal file. Costs a few system calls and, on a busy disk, milliseconds:
         the tracer calls it off the agent's thread through :meth:`prepare` whenever it can."""
-        path = self.folder / f"{ids.hex_id()}{SUFFIX}"
+        path = self.folder / _file_name(self.project)
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except FileNotFoundError:  # the first file (or the folder was removed): a mkdir per file cost 0.2 ms
@@ -377,13 +410,29 @@ class Journal:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def read_ops(path: Path) -> tuple[list[tuple[Any, ...]], int]:
+def _read_fd(fd: int) -> bytes:
+    """The whole file behind ``fd``, read from its start without moving the descriptor (no second open by path)."""
+    chunks, offset = [], 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def read_ops(path: Path | int) -> tuple[list[tuple[Any, ...]], int]:
     """The events of one journal file as ``(name, *arguments)`` tuples (what the live run log keeps, see
-    :mod:`codetracer.core.runlog`), and the number of torn or unreadable lines skipped."""
+    :mod:`codetracer.core.runlog`), and the number of torn or unreadable lines skipped.
+
+    ``path`` may be an open descriptor: recovery reads the very file it holds the lock of, since by path it may
+    already be gone (stored and deleted by its writer) or be another file."""
     ops: list[tuple[Any, ...]] = []
     skipped = 0
-    with open(path, "rb") as fh:
-        data = fh.read().rstrip(b"\x00")  # a killed writer leaves its reserved, never-written tail as zeros
+    if isinstance(path, int):
+        data = _read_fd(path)
+    else:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    data = data.rstrip(b"\x00")  # a killed writer leaves its reserved, never-written tail as zeros
     for line in data.splitlines():
         try:
             event = orjson.loads(line)
@@ -407,16 +456,27 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 
 def orphaned(folder: Path) -> Iterator[tuple[Path, int]]:
-    """Journal files whose writer is gone, each yielded with its lock held (fd); the caller closes the fd."""
-    if not folder.is_dir():
+    """Journal files whose writer is gone, each yielded with its lock held (fd); the caller closes the fd and reads
+    the file through it (:func:`read_ops` takes the fd).
+
+    Between opening a file and locking it, its writer may have stored the run, deleted the file and let go of the
+    lock (it deletes before it unlocks); so may another process recovering at the same time. Such a file has no
+    name any more once the lock is ours, and is skipped: its run is stored already.
+    """
+    try:
+        paths = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+    except OSError:  # a folder that cannot be listed holds nothing we could recover either
         return
-    for path in sorted(folder.glob(f"*{SUFFIX}")):
+    for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
-        except OSError:
+        except OSError:  # gone already, or not ours to read
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink == 0:
+                os.close(fd)
+                continue
         except OSError:  # a live process still writes it
             os.close(fd)
             continue

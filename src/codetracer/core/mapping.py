@@ -282,9 +282,14 @@ def load_specs(dirs: Iterable[Path] | None = None) -> tuple[list[MappedExtractor
     extractors: list[MappedExtractor] = []
     errors: list[str] = []
     for folder in dirs if dirs is not None else spec_dirs():
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+            paths = sorted(folder.iterdir())
+        except OSError as exc:  # a folder we may not enter: one line, and the built-in formats still load
+            errors.append(f"{folder}: cannot read extractor specs ({exc.strerror or exc})")
             continue
-        for path in sorted(folder.iterdir()):
+        for path in paths:
             if path.suffix not in {".json", ".yaml", ".yml"}:
                 continue
             try:

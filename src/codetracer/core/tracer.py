@@ -28,7 +28,7 @@ from codetracer.core.builder import to_run
 from codetracer.core.derived import derive
 from codetracer.core.errors import StoreError
 from codetracer.core.events import Events
-from codetracer.core.journal import Journal, orphaned, read_ops
+from codetracer.core.journal import Journal, orphaned, project_of, read_ops
 from codetracer.core.model import Diagnosis, Outcome, Run
 from codetracer.core.recent import DEFAULT_BYTES, DEFAULT_RUNS, RecentRuns
 from codetracer.core.runlog import Op, RunLog, build_tree
@@ -92,7 +92,7 @@ class Tracer:
         self.persist = persist
         self.pm = PluginManager()
         self.blobs = BlobStore(config.blob_dir(self.home)) if persist else None
-        self.journal = Journal(config.journal_dir(self.home)) if persist else None
+        self.journal = Journal(config.journal_dir(self.home), project=self.project) if persist else None
         self.builder = RunLog(self._on_finished, self.journal, self.blobs)
         """Open runs: :meth:`~RunLog.open_run_ids`, :meth:`~RunLog.snapshot` (their trees are built on demand)."""
         self.pm.register(self.builder, name="tree-builder")
@@ -348,16 +348,19 @@ def on_failure(run: Run, pm: PluginManager | None = None) -> Diagnosis | None:
 def recover(home: Path | str | None = None, *, project: str | None = None) -> list[Run]:
     """Store the runs of orphaned journals (their process died or the store was unavailable) and delete them.
 
-    Runs that never finished come back closed children-first and marked incomplete. Returns the recovered runs.
+    Runs that never finished come back closed children-first and marked incomplete. Each run goes to the project of
+    the process that traced it (the journal's name says it); ``project`` (default: ``$CODETRACER_PROJECT``) is for
+    journals of older versions, which do not say. A journal that cannot be read back or stored stays for the next
+    call, and the others go on: ``ls`` beside running agents must not fail on one file. Returns the recovered runs.
     """
     base = Path(home) if home is not None else config.home()
     folder = config.journal_dir(base)
     recovered: list[Run] = []
-    store: Store | None = None
+    stores: dict[str, Store] = {}
     blobs = BlobStore(config.blob_dir(base))
     for path, fd in orphaned(folder):
         try:
-            ops, torn = read_ops(path)
+            ops, torn = read_ops(fd)
             by_run: dict[str, list[Op]] = {}
             for op in ops:  # one run per journal file; grouped all the same, so no event is ever mixed up
                 by_run.setdefault(op[1], []).append(op)
@@ -372,10 +375,16 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
                 if not run.holds_nothing():  # a finished run with nothing in it is dropped, as a live tracer does
                     runs.append(run)
             if runs:
-                store = store or Store(config.store_path(base), project=project or config.project())
-                store.save_runs(runs)
+                owner = project_of(path) or project or config.project()
+                if owner not in stores:
+                    stores[owner] = Store(config.store_path(base), project=owner)
+                stores[owner].save_runs(runs)
             path.unlink(missing_ok=True)
             recovered.extend(runs)
+        except StoreError:
+            raise  # the store itself is unusable: the caller says so in one line, the journals wait
+        except Exception:  # one unreadable journal must not hide the others; it stays for a later call
+            log.warning("codetracer could not recover %s; it is kept for a later try", path.name, exc_info=True)
         finally:
             os.close(fd)
     return recovered

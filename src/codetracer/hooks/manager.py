@@ -2,15 +2,20 @@
 
 pluggy stops a hook call at the first exception. For tracing that is the wrong default -- a broken exporter must not
 crash the agent nor starve the tree builder -- so every hook implementation is registered behind a guard that logs
-the first failure of each (plugin, hook) pair and then swallows it.
+the first failure of each (plugin, hook) pair and then swallows it. ``SystemExit`` counts as a failure too: a plugin
+calling ``sys.exit()`` must not end the agent's run. Hook wrappers (``wrapper=True`` / ``hookwrapper=True``) get a
+guard that is itself a generator, so pluggy accepts them, and a wrapper failing before or after its ``yield`` is
+isolated the same way. A plugin pluggy rejects at registration (a hook argument not in the spec, a wrapper that is not
+a generator) is logged once and skipped when it comes from an entry point.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pluggy
@@ -20,6 +25,10 @@ from codetracer.hooks import specs
 log = logging.getLogger("codetracer.plugins")
 
 ENTRY_POINT_GROUP = "codetracer"
+
+ISOLATED: tuple[type[BaseException], ...] = (Exception, SystemExit)
+"""What a plugin may raise without reaching the agent. ``KeyboardInterrupt`` is not in it: a person pressing Ctrl-C
+means it, whichever frame it lands in."""
 
 
 class PluginFailures:
@@ -40,7 +49,7 @@ class PluginFailures:
                 plugin,
                 hook,
                 type(exc).__name__,
-                exc,
+                " ".join(str(exc).split()),  # one line: pluggy's validation messages span several
             )
 
 
@@ -49,12 +58,93 @@ def _guard(func: Callable[..., Any], plugin: str, hook: str, failures: PluginFai
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - isolation is the point
+        except ISOLATED as exc:  # isolation is the point
             failures.record(plugin, hook, exc)
             return None
 
     guarded._codetracer_unguarded = func  # type: ignore[attr-defined]  # what HookRelay calls, isolating it itself
     return guarded
+
+
+def _guard_wrapper(
+    func: Callable[..., Any], plugin: str, hook: str, failures: PluginFailures, *, old_style: bool
+) -> Callable[..., Any]:
+    """A guard for a hook wrapper that is a generator function itself (pluggy accepts nothing else).
+
+    The plugin's generator runs to its ``yield`` (its set-up), then the inner implementations run, then it resumes
+    (its tear-down). A failure in set-up or tear-down is recorded and the hook's own result stands; a wrapper that
+    never yields, or yields twice, is a failure too. An exception of the inner implementations goes into the wrapper
+    as pluggy would throw it, and on to the caller unless the wrapper handles it.
+    """
+
+    def fail(exc: BaseException) -> None:
+        failures.record(plugin, hook, exc)
+
+    if old_style:
+
+        @functools.wraps(func)
+        def guarded_old(*args: Any, **kwargs: Any) -> Generator[None, Any, None]:
+            try:
+                gen = func(*args, **kwargs)
+                next(gen)
+            except StopIteration:
+                fail(RuntimeError("the hookwrapper did not yield"))
+                yield
+                return
+            except ISOLATED as exc:
+                fail(exc)
+                yield
+                return
+            outcome = yield
+            try:
+                gen.send(outcome)
+            except StopIteration:
+                return
+            except ISOLATED as exc:
+                fail(exc)
+                return
+            gen.close()
+            fail(RuntimeError("the hookwrapper yielded more than once"))
+
+        return guarded_old
+
+    @functools.wraps(func)
+    def guarded_new(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+        try:
+            gen = func(*args, **kwargs)
+            next(gen)
+        except StopIteration:
+            fail(RuntimeError("the wrapper did not yield"))
+            return (yield)
+        except ISOLATED as exc:
+            fail(exc)
+            return (yield)
+        try:
+            result = yield
+        except BaseException as inner:  # the inner implementations raised: the wrapper sees it, as with pluggy
+            try:
+                gen.throw(inner)
+            except StopIteration as stop:
+                return stop.value  # the wrapper handled it and returned a result
+            except ISOLATED as exc:
+                if exc is not inner:  # the wrapper failed handling it: recorded, and the original error goes on
+                    fail(exc)
+                raise inner  # noqa: B904 - the inner implementations' error, not the wrapper's
+            gen.close()
+            fail(RuntimeError("the wrapper yielded more than once"))
+            raise
+        try:
+            gen.send(result)
+        except StopIteration as stop:
+            return stop.value
+        except ISOLATED as exc:
+            fail(exc)
+            return result
+        gen.close()
+        fail(RuntimeError("the wrapper yielded more than once"))
+        return result
+
+    return guarded_new
 
 
 class _GuardedPlugin:
@@ -69,7 +159,11 @@ class _GuardedPlugin:
             if not callable(func):
                 continue
             opts = getattr(func, f"{specs.PROJECT}_impl", None)
-            guarded = _guard(func, name, attr, failures)
+            wraps = opts is not None and (opts.get("wrapper") or opts.get("hookwrapper"))
+            if wraps and inspect.isgeneratorfunction(func):
+                guarded = _guard_wrapper(func, name, attr, failures, old_style=bool(opts and opts.get("hookwrapper")))
+            else:  # a wrapper that is not a generator stays plain: pluggy rejects it at registration, as it should
+                guarded = _guard(func, name, attr, failures)
             if opts is not None:
                 setattr(guarded, f"{specs.PROJECT}_impl", opts)
             setattr(self, attr, guarded)
@@ -157,7 +251,7 @@ class HookRelay:
                 for function, plugin in functions:
                     try:
                         function(*args)
-                    except Exception as exc:  # noqa: BLE001 - isolation is the point
+                    except ISOLATED as exc:  # isolation is the point
                         record(plugin, name, exc)
 
         else:
@@ -166,7 +260,7 @@ class HookRelay:
                 for function, plugin, picks in plan:
                     try:
                         function(*[args[i] for i in picks])
-                    except Exception as exc:  # noqa: BLE001 - isolation is the point
+                    except ISOLATED as exc:  # isolation is the point
                         record(plugin, name, exc)
 
         self.__dict__[name] = relay
@@ -189,10 +283,21 @@ class PluginManager(pluggy.PluginManager):
         """Fast direct calls of the trace-event hooks (see :class:`HookRelay`); use it like ``pm.hook``."""
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register ``plugin`` behind failure guards. Returns its name (as pluggy does)."""
+        """Register ``plugin`` behind failure guards. Returns its name (as pluggy does).
+
+        If pluggy rejects the plugin (``PluginValidationError``: an argument not in the spec, a wrapper that is not a
+        generator), whatever pluggy had registered of it before noticing is taken off again, so the manager is as
+        before the call, and the error is raised.
+        """
         name = name or self.get_canonical_name(plugin)
         guarded = _GuardedPlugin(plugin, name, self.failures)
-        registered = super().register(guarded, name)
+        try:
+            registered = super().register(guarded, name)
+        except pluggy.PluginValidationError:
+            if self.get_plugin(name) is guarded:  # pluggy registers hook by hook and stops at the bad one
+                super().unregister(name=name)
+            self.relay.reset()
+            raise
         if registered is not None:
             self._originals[registered] = plugin
         self.relay.reset()
@@ -226,10 +331,13 @@ class PluginManager(pluggy.PluginManager):
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop codetracer
+            except ISOLATED as exc:  # a broken plugin must not stop codetracer
                 self.failures.record(ep.name, "load", exc)
                 continue
-            self.register(plugin, name=ep.name)
+            try:
+                self.register(plugin, name=ep.name)
+            except (pluggy.PluginValidationError, ValueError) as exc:  # rejected by pluggy, or a name taken twice
+                self.failures.record(ep.name, "register", exc)
 
 
 _default: PluginManager | None = None

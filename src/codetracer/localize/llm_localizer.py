@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from codetracer.core.model import Diagnosis, Evidence, Outcome, Run, Stage, Step, Text
 from codetracer.core.render import change_tag
+from codetracer.core.secrets import redact, shorten_redacted
 from codetracer.core.store import FailurePattern, Store
 from codetracer.llm import LLMClient, LLMConfig, LLMError, untrusted
 from codetracer.localize import memory
@@ -126,17 +127,25 @@ def _bound(schema: type[BaseModel], **limits: Any) -> type[BaseModel]:
 
 
 def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 3] + "..."
+    """One line of at most ``width`` characters, redacted before it is cut (see :func:`_elide`)."""
+    flat = " ".join(redact(text).split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[: width - 3]
+    if not flat[width - 3].isspace():  # no fragment of a word -- of a secret the tree itself cut -- at the edge
+        cut = cut.rsplit(" ", 1)[0] if " " in cut else ""
+    return cut + "..."
 
 
 def _elide(text: str, limit: int) -> str:
-    """Head and tail of ``text`` within ``limit`` characters: errors sit at the end of outputs, intent at the start."""
+    """Head and tail of ``text`` within ``limit`` characters: errors sit at the end of outputs, intent at the start.
+
+    The whole text is redacted first, then shortened (:func:`~codetracer.core.secrets.shorten_redacted`): a private
+    key at the head of a long output used to lose its END line to the cut, and with it its redaction."""
+    text = redact(text)
     if len(text) <= limit:
         return text
-    keep = max(limit - 40, 20)
-    head, tail = keep * 2 // 5, keep - keep * 2 // 5
-    return f"{text[:head]} [... {len(text) - head - tail} chars elided ...] {text[-tail:]}"
+    return shorten_redacted(text, max(limit - 40, 20), head_share=0.4)
 
 
 def _action_text(step: Step) -> str:

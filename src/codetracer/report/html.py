@@ -31,6 +31,7 @@ from typing import Any
 from codetracer import __version__
 from codetracer.core.model import Call, Observation, Run, Step, Text
 from codetracer.core.render import action_summary, change_tag, shorten
+from codetracer.core.secrets import redact_run, shorten_redacted
 
 TEXT_LIMIT = 40_000
 """Characters of one text kept in a report; longer texts keep their head and tail."""
@@ -84,9 +85,9 @@ def _clip(text: str | Text | None, limit: int) -> dict[str, Any] | None:
         value, size, elided = text.text, text.size, text.elided
     else:
         value, size, elided = text, len(text), False
-    if len(value) > limit:
-        half = limit // 2
-        value = value[:half] + f"\n[... {len(value) - 2 * half:,} characters not in this report ...]\n" + value[-half:]
+    if len(value) > limit:  # cut between words: no half of a secret the tree itself cut stays at an edge
+        value = shorten_redacted(value, limit, lambda n: f"\n[... {n:,} characters not in this report ...]\n",
+                                 head_share=0.5)
         elided = True
     out: dict[str, Any] = {"t": value, "n": size}
     if elided:
@@ -221,8 +222,13 @@ def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
 # -- page --------------------------------------------------------------------------------------------------------------
 
 
-def render_html(run: Run, *, text_limit: int = TEXT_LIMIT) -> str:
-    """The whole report page as a string (UTF-8 HTML, no external reference of any kind)."""
+def render_html(run: Run, *, text_limit: int = TEXT_LIMIT, redact: bool = True) -> str:
+    """The whole report page as a string (UTF-8 HTML, no external reference of any kind).
+
+    Reports are made to be shared (CI artifacts, mail), so every recorded text is redacted
+    (:func:`~codetracer.core.secrets.redact_run`) unless ``redact=False``."""
+    if redact:
+        run = redact_run(run)
     script = _asset("report.js")
     style = _asset("report.css")
     csp = "; ".join(
@@ -247,10 +253,11 @@ def render_html(run: Run, *, text_limit: int = TEXT_LIMIT) -> str:
     return re.sub("@(CSP|TITLE|STYLE|DATA|SCRIPT)@", lambda m: replacements[m.group()], page)
 
 
-def write_report(run: Run, path: Path | str, *, text_limit: int = TEXT_LIMIT) -> Path:
-    """Write the report atomically (temp file + rename), so a half-written page never replaces a good one."""
+def write_report(run: Run, path: Path | str, *, text_limit: int = TEXT_LIMIT, redact: bool = True) -> Path:
+    """Write the report atomically (temp file + rename), so a half-written page never replaces a good one.
+    Secrets are redacted unless ``redact=False`` (see :func:`render_html`)."""
     target = Path(path)
-    text = render_html(run, text_limit=text_limit)
+    text = render_html(run, text_limit=text_limit, redact=redact)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # plain open: the file gets the usual permissions
     try:

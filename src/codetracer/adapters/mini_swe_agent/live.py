@@ -161,11 +161,11 @@ class _LiveRun:
         if self.parent_run_id is not None:
             meta["attempt_of"] = self.parent_run_id
         now = time.time()
+        self.started = True  # first: whatever announcing raises, end() must not announce the run a second time
         self.ev.run_started(self.run_id, FRAMEWORK, task=self.task or first_user_text(batch), metadata=meta,
                             parent_run_id=self.parent_run_id, timestamp=now)
         self.record = self.ev.recorder(self.run_id, MAPPER)
         self.record({"settings": {"model": model, "llm_calls": self.llm_calls}}, now)
-        self.started = True
 
     def add(self, agent: Any, messages: tuple[Any, ...]) -> None:
         """Messages the agent just added. System messages wait for the task, whose arrival starts the run."""

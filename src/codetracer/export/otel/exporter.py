@@ -71,12 +71,15 @@ class OtelExporter:
         localize: bool = True,
         capture_content: bool | None = None,
         enabled: bool | None = True,
+        redact: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.headers = headers
         self.timeout = timeout
         self.localize = localize
         self.capture_content = capture_content
+        self.redact = redact
+        """Redact what leaves (on unless turned off explicitly: ``redact=False``)."""
         self.enabled = enabled
         self.exported = 0
         """Runs handed to the span processor."""
@@ -154,7 +157,8 @@ class OtelExporter:
         if not self.active:
             return
         try:
-            tree_to_spans(self._prepared(run), self.provider(), capture_content=self.capture_content)
+            tree_to_spans(self._prepared(run), self.provider(), capture_content=self.capture_content,
+                          redact=self.redact)
             self.exported += 1
         except CodetracerError as exc:
             self._broken = True

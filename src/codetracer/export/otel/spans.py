@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from codetracer import __version__
 from codetracer.core.model import Call, Outcome, Run, Stage, Step
+from codetracer.core.secrets import redact_run, shorten_redacted
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from opentelemetry.sdk.trace import TracerProvider
@@ -78,11 +79,11 @@ def capture_content_default() -> bool:
 
 
 def _clip(text: str, limit: int = CONTENT_LIMIT) -> str:
-    """Head and tail of ``text``: errors sit at the end of outputs, so never cut only the end."""
+    """Head and tail of ``text``: errors sit at the end of outputs, so never cut only the end. The cuts fall
+    between words (:func:`~codetracer.core.secrets.shorten_redacted`), so no half of a secret stays at an edge."""
     if len(text) <= limit:
         return text
-    half = limit // 2
-    return f"{text[:half]}\n...[{len(text) - 2 * half} characters elided]...\n{text[-half:]}"
+    return shorten_redacted(text, limit, lambda n: f"\n...[{n} characters elided]...\n", head_share=0.5)
 
 
 # -- timeline -----------------------------------------------------------------------------------------------------
@@ -397,19 +398,26 @@ def _diagnosis_events(span: Span, step: Step, run: Run, at: int) -> None:
             )
 
 
-def tree_to_spans(run: Run, tracer_provider: TracerProvider, *, capture_content: bool | None = None) -> str:
+def tree_to_spans(
+    run: Run, tracer_provider: TracerProvider, *, capture_content: bool | None = None, redact: bool = True
+) -> str:
     """Emit ``run`` as one trace of ended spans into ``tracer_provider``; returns the trace id (32 hex digits).
 
     The spans carry the tree's own timestamps where it has them (see :func:`plan_times`), so a historical run shows
     up when it happened. ``capture_content`` (default: ``$OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``) adds
     the texts -- task, thoughts, tool arguments and outputs, model responses -- which may hold secrets; shell
     commands, exit codes and the diagnosis are always sent, being what a person needs to read the failure.
+
+    Everything leaves redacted (:func:`~codetracer.core.secrets.redact_run`: commands too, an ``export
+    AWS_SECRET_ACCESS_KEY=...`` is a command) unless ``redact=False``, the explicit opt-out.
     """
     from opentelemetry import context as otel_context
     from opentelemetry import trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     capture = capture_content_default() if capture_content is None else capture_content
+    if redact:
+        run = redact_run(run)
     times = plan_times(run)
     tracer = tracer_provider.get_tracer(SCOPE, __version__)
     run_start, run_end = times[id(run)]

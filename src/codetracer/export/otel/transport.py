@@ -139,11 +139,13 @@ def send_runs(
     capture_content: bool | None = None,
     span_exporter: SpanExporter | None = None,
     batch_size: int = 512,
+    redact: bool = True,
 ) -> SendResult:
     """Export ``runs`` now and report whether the collector took them (for the CLI: a person waits for the answer).
 
     The spans are built in memory first and then posted in batches of ``batch_size``, each request bounded by the
-    exporter's timeout (``timeout`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``, default 10 s, retries included).
+    exporter's timeout (``timeout`` or ``OTEL_EXPORTER_OTLP_TIMEOUT``, default 10 s, retries included). Texts are
+    redacted unless ``redact=False`` (see :func:`~codetracer.export.otel.spans.tree_to_spans`).
     """
     _require_otel()
     from opentelemetry.sdk.trace import TracerProvider
@@ -155,7 +157,7 @@ def send_runs(
     provider.add_span_processor(SimpleSpanProcessor(memory))
     result = SendResult(ok=True, endpoint="(custom exporter)" if span_exporter else resolved_endpoint(endpoint))
     for run in runs:
-        result.trace_ids[run.id] = tree_to_spans(run, provider, capture_content=capture_content)
+        result.trace_ids[run.id] = tree_to_spans(run, provider, capture_content=capture_content, redact=redact)
     spans = memory.get_finished_spans()
     result.spans = len(spans)
     exporter = span_exporter or otlp_span_exporter(endpoint, headers=headers, timeout=timeout)
