@@ -23,9 +23,19 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must not fetch its cost map at import
 os.environ.setdefault("SWE_AGENT_LOG_STREAM_LEVEL", "WARNING")
 
-import pytest
+# SWE-ReX's fixed 1 s / 0.1 s waits for a command's exit code fail on a loaded machine (see rex_patch/swerex_waits.py):
+# lengthened here for this process and, through rex_patch/sitecustomize.py on PYTHONPATH, for `sweagent run`.
+REX_PATCH = Path(__file__).resolve().parent / "rex_patch"
+sys.path.insert(0, str(REX_PATCH))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REX_PATCH), os.environ.get("PYTHONPATH")]))
 
-from codetracer.core.tracer import Tracer
+import swerex_waits  # noqa: E402
+
+swerex_waits.install()
+
+import pytest  # noqa: E402
+
+from codetracer.core.tracer import Tracer  # noqa: E402
 
 LEFT_BY_LOCAL_DEPLOYMENT = ("/root/tools", "/root/state.json", "/root/.swe-agent-env", "/root/model.patch")
 """What SWE-agent's ``local`` deployment writes on the host besides the repository copy (``/<repo name>``)."""

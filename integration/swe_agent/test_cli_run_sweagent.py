@@ -23,6 +23,11 @@ from test_swe_live import differences, offline, write_report
 from codetracer.core import config
 from codetracer.core.store import Store
 
+RUN_TIMEOUT = 240
+"""Seconds a ``sweagent run`` may take: a traced replayed run of five steps took about 60 s at load average 14 on
+2 cores, so a run still going after four times that hangs (a SWE-ReX session waiting on a reply that will not come)
+and fails with its stderr instead of holding the suite."""
+
 
 def sweagent_run(repo: Path, replay: Path, out: Path) -> list[str]:
     sweagent = str(Path(sys.executable).parent / "sweagent")
@@ -38,7 +43,13 @@ def run(args: list[str], tmp_path: Path, home: Path) -> subprocess.CompletedProc
     cwd = tmp_path / "cwd"
     cwd.mkdir(exist_ok=True)
     env = {**os.environ, "CODETRACER_HOME": str(home)}
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    try:
+        return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired as hung:
+        tail = (hung.stderr or b"")[-2000:]
+        text = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+        pytest.fail(f"{' '.join(args[:4])} ... did not end within {RUN_TIMEOUT} s (killed); its stderr ended:\n{text}",
+                    pytrace=False)
 
 
 def test_sweagent_cli_traced_with_its_diagnosis(repo: Path, tmp_path: Path, home: Path) -> None:
