@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -180,75 +179,3 @@ def test_auto_retry_refuses_unknown_targets() -> None:
         codetracer.auto_retry(object(), tracer=Tracer(persist=False, load_plugins=False))
 
 
-# -- SWE-agent: the hook path with a stand-in agent --------------------------------------------------------------------
-
-
-class FakeSweAgent:
-    """Makes the hook calls SWE-agent's ``DefaultAgent.run`` makes, and rebuilds its history in setup as it does.
-    It recovers when the history holds a correction naming its wrong step."""
-
-    __module__ = "sweagent.agent.agents"
-
-    def __init__(self) -> None:
-        self.hooks: list[Any] = []
-        self.history: list[dict[str, Any]] = []
-        self.trajectory: list[dict[str, Any]] = []
-        self.name = "main"
-        self.model = SimpleNamespace(config=SimpleNamespace(per_instance_call_limit=0, per_instance_cost_limit=0.0,
-                                                            name="scripted"))
-
-    def add_hook(self, hook: Any) -> None:
-        hook.on_init(agent=self)
-        self.hooks.append(hook)
-
-    def step(self) -> None:  # what instrument() looks for
-        raise NotImplementedError
-
-    def _call(self, name: str, **kwargs: Any) -> None:
-        for hook in self.hooks:
-            getattr(hook, name)(**kwargs)
-
-    def _append_history(self, entry: dict[str, Any]) -> None:
-        self.history.append(entry)
-        self._call("on_query_message_added", agent=self.name, role=entry["role"], content=entry["content"],
-                    message_type=entry.get("message_type", ""), is_demo=False)
-
-    def run(self, env: Any = None, problem_statement: Any = None, output_dir: Any = None) -> Any:
-        self.history, self.trajectory = [], []
-        self._call("on_setup_attempt")
-        self._append_history({"role": "system", "content": "You are a coder."})
-        self._append_history({"role": "user", "content": "Fix calc.mean."})
-        self._call("on_setup_done")
-        self._call("on_run_start")
-        told = any(str(m["content"]).startswith(HEADER) and "step 1" in str(m["content"]) for m in self.history)
-        actions = [("edit calc.py", "ok"), ("submit", "")] if told else [("python -c 'raise SystemExit(1)'", "")]
-        info: dict[str, Any] = {}
-        for i, (action, output) in enumerate(actions, 1):
-            self._call("on_step_start")
-            step = SimpleNamespace(thought=f"t{i}", action=action, output=f"{action}", observation=output,
-                                   done=i == len(actions), exit_status=None, state={}, execution_time=0.0,
-                                   tool_calls=None, tool_call_ids=None, submission=None, extra_info={})
-            self._call("on_actions_generated", step=step)
-            self._call("on_action_started", step=step)
-            self._call("on_action_executed", step=step)
-            if step.done:
-                step.exit_status = "submitted" if told else "exit_error"
-                info = {"exit_status": step.exit_status, "submission": "diff" if told else None}
-            self._call("on_step_done", step=step, info=info)
-        self._call("on_run_done", trajectory=self.trajectory, info=info)
-        return SimpleNamespace(info=info, trajectory=self.trajectory)
-
-
-def test_swe_agent_next_attempt_starts_with_the_diagnosis_in_history(tracer: Tracer) -> None:
-    agent = FakeSweAgent()
-    retrying = codetracer.auto_retry(agent, tracer=tracer, env="env", pm=PluginManager())
-    result = retrying.run(problem_statement="ps")
-    assert retrying.succeeded, retrying.report()
-    assert result.info["exit_status"] == "submitted"
-    first = retrying.attempts[0]
-    assert first.verdict.kind == "exit" and first.diagnosis is not None and first.diagnosis.onset_step == 1
-    corrections = [m for m in agent.history if str(m["content"]).startswith(HEADER)]
-    assert [m["content"] for m in corrections] == [first.message] and agent.history.index(corrections[0]) == 2
-    assert tracer.flush()
-    runs = {r.id: r for r in tracer.runs}
-    assert runs[retrying.run_ids[1]].parent_run_id == retrying.run_ids[0]

@@ -25,6 +25,7 @@ MAX_LINES = 600
 
 ABOVE_CORE = (
     "codetracer.adapters",
+    "codetracer.autotrace",
     "codetracer.cli",
     "codetracer.pytest_plugin",
     "codetracer.export",
@@ -38,7 +39,13 @@ ABOVE_CORE = (
 )
 """What ``core/`` and ``hooks/`` must never import: the layers above them (docs/architecture.md)."""
 
-ENTRY_LAYERS = ("codetracer.cli", "codetracer.pytest_plugin", "codetracer.export", "codetracer.plugins")
+ENTRY_LAYERS = (
+    "codetracer.cli",
+    "codetracer.autotrace",
+    "codetracer.pytest_plugin",
+    "codetracer.export",
+    "codetracer.plugins",
+)
 """The outermost layer (user entry points and the composition of built-ins): no adapter imports them."""
 
 

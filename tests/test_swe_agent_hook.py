@@ -377,41 +377,39 @@ def test_trace_attaches_once(shared: Path, strict: None) -> None:
 
 
 class FakeRunBatch:
-    """SWE-agent's RunBatch as run hooks see it: the agent is a local of ``_run_instance``, never passed to them."""
+    """SWE-agent's RunBatch as run hooks see it: each instance's agent is made inside ``_run_instance`` and never
+    passed to them; the agent writes ``<output_dir>/<id>/<id>.traj`` before ``on_instance_completed``."""
 
     __module__ = "sweagent.run.run_batch"
 
-    def __init__(self) -> None:
+    def __init__(self, output_dir: Path) -> None:
         self.hooks: list[Any] = []
+        self.output_dir = output_dir
 
     def add_hook(self, hook: Any) -> None:
         hook.on_init(run=self)
         self.hooks.append(hook)
 
-    def _run_instance(self, instance_id: str, calls: list[Call], barrier: threading.Barrier) -> None:
-        agent = FakeAgent()
+    def _run_instance(self, instance_id: str, traj: Path | None, barrier: threading.Barrier) -> None:
         problem_statement = SimpleNamespace(id=instance_id)
         for hook in self.hooks:
             hook.on_instance_start(index=0, env=None, problem_statement=problem_statement)
         barrier.wait(timeout=10)  # both workers are inside their runs at once
-        agent.play(calls)
+        if traj is not None:
+            folder = self.output_dir / instance_id
+            folder.mkdir(parents=True)
+            (folder / f"{instance_id}.traj").write_bytes(traj.read_bytes())
         for hook in self.hooks:
             hook.on_instance_completed(result=SimpleNamespace(info={"exit_status": "submitted"}))
 
 
-def test_run_hook_traces_parallel_batch_instances_apart(shared: Path, strict: None) -> None:
+def run_batch(tmp_path: Path, plans: dict[str, Path | None]) -> tuple[Tracer, SweAgentRunHook]:
     tracer = Tracer(persist=False, load_plugins=False)
-    batch = FakeRunBatch()
-    codetracer_run_hook = SweAgentRunHook(tracer)
-    batch.add_hook(codetracer_run_hook)
-    plans = {
-        "fc-instance": load_calls(fixture(shared, PAIRS["function-calling"][0])),
-        "ta-instance": load_calls(fixture(shared, PAIRS["thought-action"][0])),
-    }
+    batch = FakeRunBatch(tmp_path / "batch")
+    run_hook = SweAgentRunHook(tracer)
+    batch.add_hook(run_hook)
     barrier = threading.Barrier(len(plans))
-    workers = [
-        threading.Thread(target=batch._run_instance, args=(name, calls, barrier)) for name, calls in plans.items()
-    ]
+    workers = [threading.Thread(target=batch._run_instance, args=(name, traj, barrier)) for name, traj in plans.items()]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -419,11 +417,36 @@ def test_run_hook_traces_parallel_batch_instances_apart(shared: Path, strict: No
     for hook in batch.hooks:
         hook.on_end()
     assert tracer.flush()
-    by_instance = {run.metadata["instance_id"]: run for run in tracer.runs}
-    assert set(by_instance) == set(plans)
-    assert len(codetracer_run_hook.hooks) == 2
-    for name, (_, traj) in (("fc-instance", PAIRS["function-calling"]), ("ta-instance", PAIRS["thought-action"])):
-        assert summary(by_instance[name]) == summary(offline_run(fixture(shared, traj)))
+    return tracer, run_hook
+
+
+def test_run_hook_traces_parallel_batch_instances_from_their_trajectories(
+    shared: Path, tmp_path: Path, strict: None
+) -> None:
+    plans = {
+        "fc-instance": fixture(shared, PAIRS["function-calling"][1]),
+        "ta-instance": fixture(shared, PAIRS["thought-action"][1]),
+    }
+    tracer, run_hook = run_batch(tmp_path, plans)
+    assert run_hook.hooks == []  # no agent was reached for: the batch's agents are out of a run hook's sight
+    assert len(run_hook.run_ids) == 2 and {r.id for r in tracer.runs} == set(run_hook.run_ids)
+    by_path = {Path(run.metadata["source_path"]).name: run for run in tracer.runs}
+    for name, traj in plans.items():
+        run = by_path[f"{name}.traj"]
+        assert run.metadata["batch"] is True
+        assert summary(run) == summary(offline_run(traj))
+
+
+def test_run_hook_warns_when_an_instance_left_no_trajectory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="codetracer"):
+        tracer, run_hook = run_batch(tmp_path, {"lost": None})
+    assert tracer.runs == [] and run_hook.run_ids == []
+    assert [r.message for r in caplog.records if "lost" in r.message] == [
+        f"codetracer: no trajectory at {tmp_path / 'batch' / 'lost' / 'lost.traj'} for SWE-agent instance lost; "
+        "it is not traced"
+    ]
 
 
 def test_run_hook_attaches_to_a_single_run(shared: Path, strict: None) -> None:

@@ -4,7 +4,8 @@ Every error is one line on stderr and a non-zero exit code, never a traceback (`
 Exit codes: 0 fine, 1 some inputs could not be read (the others were processed), 2 usage or store error, 3 a bug.
 
 Each command is a module of this package (``analyze``, ``evaluation``, ``memory``, ``stored``: ``ls`` / ``show`` /
-``report`` / ``search`` / ``recover``, ``extractors``, ``export``); this module holds the parser and :func:`main`.
+``report`` / ``search`` / ``recover``, ``extractors``, ``export``, ``run``); this module holds the parser and
+:func:`main`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from codetracer.cli.evaluation import cmd_eval
 from codetracer.cli.export import cmd_export_otel
 from codetracer.cli.extractors import cmd_extractors
 from codetracer.cli.memory import cmd_memory
+from codetracer.cli.run import cmd_run
 from codetracer.cli.stored import cmd_ls, cmd_recover, cmd_report, cmd_search, cmd_show
 from codetracer.cli.verdicts import cmd_diagnose, cmd_verdict
 from codetracer.core.errors import CodetracerError
@@ -195,6 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="send texts and commands as recorded, secrets included (by default they are redacted)")
     p.add_argument("--no-localize", action="store_true", help="do not diagnose failed runs that have no diagnosis")
     p.set_defaults(func=cmd_export_otel)
+
+    p = sub.add_parser(
+        "run",
+        help="run an agent's command line traced (mini, sweagent run ...), then list its runs and diagnoses",
+        description="Run COMMAND with tracing registered in its Python process, without changing its code "
+        "(mini-swe-agent and SWE-agent agents are traced as they are built). The command keeps its terminal, "
+        "output and exit code; afterwards the runs it traced are listed on stderr, failed ones with their diagnosis. "
+        "Its interpreter must be able to import codetracer (install it in the agent's environment); if it cannot, "
+        "the command runs untraced and says so once.",
+    )
+    p.add_argument("--verify", metavar="CMD", help="a shell command that judges each run when its agent stops "
+                   "(exit code 0: solved, else failed), run in the current directory")
+    p.add_argument("--localizer", help="localizer for failed runs without a diagnosis (default: the first registered)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing after the command")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="the command to run")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
         "recover",

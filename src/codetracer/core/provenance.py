@@ -201,11 +201,21 @@ def _scan(run: Run) -> _Scan:
                 if edit.diff and not text:
                     text = "\n".join(line for f in parse_diff(edit.diff) for line in f.added)
                 whole = how in ("write", "create")
+                edges = _edge_fragments(text) if edit.old is not None else []
                 scan.writes.append(
-                    Write(step.id, step.id, how, edit.path, text, effective=effective, whole=whole, old=edit.old)
+                    Write(step.id, step.id, how, edit.path, text, edges, effective=effective, whole=whole, old=edit.old)
                 )
             _scan_ops(scan, step.id, ops, effective)
     return scan
+
+
+def _edge_fragments(text: str) -> list[str]:
+    """The first and last lines of a replace edit's new text, which may be parts of lines (``str_replace`` of
+    ``sum(values)`` by ``round(sum(values))``): an added line of the patch containing one was written by the edit.
+    Short ones say too little to tell."""
+    lines = text.strip("\n").split("\n")
+    found = {lines[0].strip(), lines[-1].strip()}
+    return sorted(f for f in found if len(f) >= _MIN_LINE)
 
 
 def _scan_ops(scan: _Scan, step_id: int, ops: list[shell.ShellOp], effective: bool) -> None:

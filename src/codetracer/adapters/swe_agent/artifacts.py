@@ -16,88 +16,31 @@ SWE-agent records no exit codes and no per-step token counts; only ``info.model_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from codetracer.adapters.swe_agent.fields import (
+    _EDITOR_KINDS,
+    _OPEN_MARK,
+    EDITOR_WRITES,
+    FRAMEWORK,
+    OPEN_FILE_EDITS,
+    SWE_COMMANDS,
+    _assistant_actions,
+    _format_version,
+    _function_call,
+    _model_name,
+    _open_file_from_state,
+    _outcome,
+    _replay_config,
+    _windowed_edit,
+    message_text,
+    observation_failed,
+)
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
 from codetracer.core.extractor import Candidate, load_json, stable_run_id
-
-FRAMEWORK = "swe-agent"
-
-SWE_COMMANDS = frozenset(
-    {
-        "open",
-        "goto",
-        "scroll_up",
-        "scroll_down",
-        "create",
-        "edit",
-        "insert",
-        "append",
-        "find_file",
-        "search_dir",
-        "search_file",
-        "submit",
-        "str_replace_editor",
-        "filemap",
-        "exit_forfeit",
-        "exit_cost",
-        "exit_context",
-        "exit_format",
-        "exit_error",
-        "skip",
-        "view_image",
-        "forfeit",
-    }
-)
-"""Commands SWE-agent's tool bundles define; any other first word is a plain shell command (tool ``bash``)."""
-
-OPEN_FILE_EDITS = frozenset({"edit", "insert", "append"})
-"""Windowed-editor commands that change the file currently open in SWE-agent's editor."""
-
-EDITOR_WRITES = frozenset({"create", "str_replace", "insert", "undo_edit"})
-"""``str_replace_editor`` sub-commands that change a file (``view`` only reads)."""
-
-FAILED_EXITS = frozenset(
-    {
-        "exit_cost",
-        "exit_context",
-        "exit_format",
-        "exit_error",
-        "exit_api",
-        "exit_forfeit",
-        "early_exit",
-        "exit_total_execution_time",
-        "exit_command_timeout",
-        "exit_environment_error",
-        "total_cost_limit_exceeded",
-    }
-)
-"""Exit statuses that, without a submission, mean the run produced no patch: a failed run."""
-
-_OPEN_MARK = "(Open file: "
-
-ERROR_PREFIXES = (
-    "Your proposed edit has introduced new syntax error",
-    "Your bash command contained syntax errors and was NOT executed",
-    "The command '",  # "... was cancelled because it took more than N seconds"
-)
-"""How SWE-agent's own tools start an observation that reports a rejected or failed command (no exit codes exist)."""
-
-
-def observation_failed(observation: str | None) -> bool:
-    """SWE-agent records no exit codes: a rejected or cancelled command is told by how its tools word the output."""
-    if not observation:
-        return False
-    head = observation.lstrip()
-    if not head.startswith(ERROR_PREFIXES):
-        return False
-    if head.startswith("The command '"):
-        return "was cancelled because it took more than" in observation[:2000]
-    return True
 
 
 class _Source:
@@ -163,34 +106,46 @@ class SweAgentExtractor:
         return 0.0
 
     def extract(self, path: Path, events: Events) -> None:
-        src = _Source(path)
-        data = src.obj(load_json(path), "top level", "a SWE-agent trajectory object")
-        attempts = data.get("attempts")
-        if attempts is not None:
-            attempts = src.seq(attempts, "attempts", "a list of attempt records")
-        if attempts:
-            _extract_attempts(src, data, attempts, events)
-            return
-        if not isinstance(data.get("trajectory"), list) and not isinstance(data.get("history"), list):
-            raise src.fail("no trajectory, history or attempts", "top level", "a 'trajectory' or 'history' list")
-        _RunReader(src, events, stable_run_id(FRAMEWORK, path), "").read(data)
+        read_trajectory(path, events)
 
 
-def _extract_attempts(src: _Source, data: dict[str, Any], attempts: list[Any], events: Events) -> None:
+def read_trajectory(path: Path, events: Events, metadata: Mapping[str, Any] | None = None) -> list[str]:
+    """Replay one ``.traj`` file as trace events; returns the ids of the runs it started (one per RetryAgent
+    attempt). ``metadata`` is added to every run's (the run hook marks batch instances with it)."""
+    src = _Source(path)
+    data = src.obj(load_json(path), "top level", "a SWE-agent trajectory object")
+    attempts = data.get("attempts")
+    if attempts is not None:
+        attempts = src.seq(attempts, "attempts", "a list of attempt records")
+    if attempts:
+        return _extract_attempts(src, data, attempts, events, dict(metadata or {}))
+    if not isinstance(data.get("trajectory"), list) and not isinstance(data.get("history"), list):
+        raise src.fail("no trajectory, history or attempts", "top level", "a 'trajectory' or 'history' list")
+    run_id = stable_run_id(FRAMEWORK, path)
+    _RunReader(src, events, run_id, "", extra=metadata).read(data)
+    return [run_id]
+
+
+def _extract_attempts(
+    src: _Source, data: dict[str, Any], attempts: list[Any], events: Events, metadata: dict[str, Any]
+) -> list[str]:
     """One run per RetryAgent attempt; the top-level copy of the chosen attempt is not a run of its own."""
     info: dict[str, Any] = data["info"] if isinstance(data.get("info"), dict) else {}
     best = info.get("best_attempt_idx") if isinstance(info.get("best_attempt_idx"), int) else None
     first_id = stable_run_id(FRAMEWORK, src.path, "attempt-0")
+    run_ids = []
     for n, attempt in enumerate(attempts):
         where = f"attempts[{n}]"
         record = src.obj(attempt, where, "an attempt record with trajectory/history/info")
         run_id = first_id if n == 0 else stable_run_id(FRAMEWORK, src.path, f"attempt-{n}")
-        extra: dict[str, Any] = {"attempt": n, "attempts": len(attempts)}
+        extra: dict[str, Any] = {**metadata, "attempt": n, "attempts": len(attempts)}
         if best is not None:
             extra["best_attempt_idx"] = best
             extra["chosen"] = n == best
         reader = _RunReader(src, events, run_id, f"{where}.", parent=first_id if n else None, extra=extra)
         reader.read(record)
+        run_ids.append(run_id)
+    return run_ids
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -266,10 +221,10 @@ class _RunReader:
         for j, msg in enumerate(history):
             if not isinstance(msg, dict):
                 continue
-            role, content = msg.get("role"), msg.get("content")
-            if role == "system" and system is None and isinstance(content, str):
+            role, content = msg.get("role"), message_text(msg.get("content"))
+            if role == "system" and system is None and content is not None:
                 system = (j, content)
-            elif role == "user" and not msg.get("is_demo") and isinstance(content, str):
+            elif role == "user" and not msg.get("is_demo") and content is not None:
                 task = content or None
                 task_index = j
                 break
@@ -346,15 +301,14 @@ class _RunReader:
                     self._history_step(*pending, None)
                 pending = (j, msg)
             elif role in ("user", "tool") and pending is not None:
-                content = src.text(msg.get("content"), f"{p}history[{j}].content")
-                self._history_step(*pending, content)
+                self._history_step(*pending, self._content(msg, f"{p}history[{j}].content"))
                 pending = None
         if pending is not None:
             self._history_step(*pending, None)
 
     def _history_step(self, j: int, msg: dict[str, Any], observation: str | None) -> None:
         where = f"{self.prefix}history[{j}]"
-        content = self.src.text(msg.get("content"), f"{where}.content")
+        content = self._content(msg, f"{where}.content")
         action = self.src.text(msg.get("action"), f"{where}.action")
         thought = self.src.text(msg.get("thought"), f"{where}.thought")
         self._step(
@@ -367,6 +321,15 @@ class _RunReader:
             tool_calls=msg.get("tool_calls"),
             n_in=None,
         )
+
+    def _content(self, msg: dict[str, Any], where: str) -> str | None:
+        """A message's text, whether a string or a list of content blocks; anything else is malformed input."""
+        raw = msg.get("content")
+        text = message_text(raw)
+        if text is None and raw is not None:
+            raise self.src.fail(f"{type(raw).__name__} where text was expected", where,
+                                "a string or a list of content blocks")
+        return text
 
     def _step(
         self,
@@ -441,140 +404,6 @@ class _RunReader:
         end = text.find(")", at)
         name = text[at + len(_OPEN_MARK) : end if end > 0 else None].strip()
         return name if name and name != "n/a" else None
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# small readers
-# ----------------------------------------------------------------------------------------------------------------
-
-
-_EDITOR_KINDS = {"create": "create", "str_replace": "replace", "insert": "insert", "undo_edit": "undo"}
-
-
-def _windowed_edit(tool: str, action: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """The text of a windowed-editor command: ``edit N:M`` / ``insert N`` / ``append`` with the lines up to
-    ``end_of_edit``, or the function-calling ``edit`` with ``search``/``replace`` arguments."""
-    if isinstance(arguments.get("replace"), str):
-        found: dict[str, Any] = {"kind": "replace", "new": arguments["replace"]}
-        if isinstance(arguments.get("search"), str):
-            found["old"] = arguments["search"]
-        return found
-    lines = action.split("\n")
-    if len(lines) < 2:
-        return {"kind": "insert" if tool != "edit" else "replace"}
-    body = lines[1:]
-    while body and not body[-1].strip():
-        body.pop()
-    if body and body[-1].strip() == "end_of_edit":
-        body.pop()
-    return {"kind": "insert" if tool != "edit" else "replace", "new": "\n".join(body)}
-
-
-def _assistant_actions(history: list[Any]) -> list[tuple[str, Any]]:
-    """``(action, tool_calls)`` of the run's own assistant messages in order (demonstrations left out)."""
-    found: list[tuple[str, Any]] = []
-    for msg in history:
-        if isinstance(msg, dict) and msg.get("role") == "assistant" and not msg.get("is_demo"):
-            action = msg.get("action")
-            if isinstance(action, str):
-                found.append((action, msg.get("tool_calls")))
-    return found
-
-
-def _function_call(tool_calls: Any) -> tuple[str | None, dict[str, Any], str | None]:
-    """Name, parsed arguments and id of the first function call of a message; tolerant of odd shapes."""
-    if not isinstance(tool_calls, list) or not tool_calls or not isinstance(tool_calls[0], dict):
-        return None, {}, None
-    call = tool_calls[0]
-    function = call.get("function")
-    if not isinstance(function, dict):
-        return None, {}, None
-    name = function.get("name") if isinstance(function.get("name"), str) else None
-    raw = function.get("arguments")
-    arguments: dict[str, Any] = {}
-    if isinstance(raw, dict):
-        arguments = raw
-    elif isinstance(raw, str) and raw.strip():
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = {"raw": raw}
-        arguments = parsed if isinstance(parsed, dict) else {"value": parsed}
-    call_id = call.get("id") if isinstance(call.get("id"), str) else None
-    return name, arguments, call_id
-
-
-def _open_file_from_state(state: Any) -> str | None:
-    """``state.open_file``: a dict in 1.x, a JSON string in 0.7; ``"n/a"`` means none."""
-    if isinstance(state, str):
-        if '"open_file"' not in state:
-            return None
-        try:
-            state = json.loads(state)
-        except ValueError:
-            return None
-    if not isinstance(state, dict):
-        return None
-    name = state.get("open_file")
-    return name if isinstance(name, str) and name and name != "n/a" else None
-
-
-def _replay_config(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _model_name(replay: dict[str, Any]) -> str | None:
-    agent = replay.get("agent")
-    model = agent.get("model") if isinstance(agent, dict) else None
-    name = model.get("name") if isinstance(model, dict) else None
-    return name if isinstance(name, str) else None
-
-
-def _format_version(info: dict[str, Any], trajectory: list[Any] | None) -> str:
-    version = info.get("swe_agent_version")
-    if isinstance(version, str):
-        return version
-    if trajectory and isinstance(trajectory[0], dict):
-        first = trajectory[0]
-        if isinstance(first.get("state"), str):
-            return "0.7"
-        if "execution_time" in first:
-            return "1.0"
-    return "unknown"
-
-
-def _outcome(path: Path, info: dict[str, Any], exit_status: str | None, submitted: bool, instance_id: Any) -> str:
-    """Solved/failed only when something says so; a submitted patch alone is ``unknown``."""
-    resolved = info.get("resolved")
-    if isinstance(resolved, bool):
-        return "solved" if resolved else "failed"
-    verdict = _report_verdict(path, instance_id)
-    if verdict is not None:
-        return verdict
-    if not submitted and exit_status in FAILED_EXITS:
-        return "failed"
-    return "unknown"
-
-
-def _report_verdict(path: Path, instance_id: Any) -> str | None:
-    """A SWE-bench ``report.json`` beside the trajectory: ``{instance_id: {"resolved": bool}}``."""
-    report = path.parent / "report.json"
-    if not isinstance(instance_id, str) or not report.is_file():
-        return None
-    try:
-        data = json.loads(report.read_bytes())
-    except (OSError, ValueError):
-        return None
-    entry = data.get(instance_id) if isinstance(data, dict) else None
-    resolved = entry.get("resolved") if isinstance(entry, dict) else None
-    if isinstance(resolved, bool):
-        return "solved" if resolved else "failed"
-    return None
 
 
 EXTRACTORS = [SweAgentExtractor()]

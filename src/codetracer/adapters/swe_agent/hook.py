@@ -7,19 +7,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from codetracer.adapters.swe_agent.artifacts import (
+from codetracer.adapters.swe_agent.artifacts import _RunReader, _Source
+from codetracer.adapters.swe_agent.fields import (
     FAILED_EXITS,
     FRAMEWORK,
     SWE_COMMANDS,
     _function_call,
     _open_file_from_state,
-    _RunReader,
-    _Source,
+    message_text,
     observation_failed,
 )
 from codetracer.core import ids
@@ -39,6 +40,9 @@ _RETRY_TOKENS = ("###SWE-AGENT-RETRY-WITH-OUTPUT###", "###SWE-AGENT-RETRY-WITHOU
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _reported: set[str] = set()
+
+Verifier = Callable[[Any], "bool | None"]
+"""``verify(result)``: ``result`` is what ``agent.run`` returns (an ``AgentRunResult``: ``info``, ``trajectory``)."""
 
 
 def _guarded(method: _F) -> _F:
@@ -99,12 +103,30 @@ def _end_metadata(info: Any) -> dict[str, Any]:
     return end
 
 
+def _run_result(info: Any, trajectory: Any) -> Any:
+    """What ``agent.run`` is about to return: SWE-agent's own ``AgentRunResult`` when its module is loaded (it is,
+    in the agent's process), else a dict of the same two fields."""
+    trajectory = list(trajectory) if isinstance(trajectory, list) else []
+    types = sys.modules.get("sweagent.types")
+    result_type = getattr(types, "AgentRunResult", None)
+    if result_type is not None:
+        try:
+            return result_type(info=dict(info) if isinstance(info, Mapping) else info, trajectory=trajectory)
+        except Exception:  # noqa: BLE001 - an odd info shape: the plain fields still serve the verifier
+            pass
+    return {"info": info, "trajectory": trajectory}
+
+
 class SweAgentHook:
     """An ``AbstractAgentHook`` for ``agent.add_hook(...)`` that traces the agent's runs into codetracer.
 
     :param tracer: where the events go (default: the process-wide tracer).
     :param metadata: extra facts stored on every run of this hook (e.g. ``{"experiment": "baseline"}``).
     :param instance_id: the task's id when the problem statement is not visible to the hook.
+    :param verify: called with the run's result (an ``AgentRunResult`` of ``info`` and ``trajectory``, as
+        ``agent.run`` returns it) when the agent is done; ``True``/``False`` make the run solved/failed, ``None``
+        leaves the agent's own outcome (a submission alone is ``unknown``). It runs on the agent's thread, before the
+        run is closed, so the stored tree carries the verdict.
     """
 
     def __init__(
@@ -113,6 +135,7 @@ class SweAgentHook:
         *,
         metadata: Mapping[str, Any] | None = None,
         instance_id: str | None = None,
+        verify: Verifier | None = None,
     ) -> None:
         if tracer is None:
             from codetracer import get_tracer
@@ -122,6 +145,7 @@ class SweAgentHook:
         self.ev: Events = tracer.events
         self.metadata = dict(metadata or {})
         self.instance_id = instance_id
+        self.verify = verify
         self.run_ids: list[str] = []
         """Every run this hook started, in order (attempts of a RetryAgent are separate runs)."""
         self._agent: Any = None
@@ -131,11 +155,13 @@ class SweAgentHook:
         self._started = False
         self._open = False
         self._run_done = True
-        self._system: str | None = None
-        self._task: str | None = None
+        self._system: tuple[str, int | None] | None = None
+        self._task: tuple[str, int | None] | None = None
         self._seen_assistant = False
         self.retry_of: str | None = None
         """Set by reflective replay (:mod:`codetracer.adapters.swe_agent.replay`): the next run's parent."""
+        self._resumed: list[tuple[str, int | None]] | None = None
+        """Messages added to the history of a resumed run before its first step (the correction of a retry)."""
         self._reset_step_state()
 
     def _reset_step_state(self) -> None:
@@ -173,6 +199,19 @@ class SweAgentHook:
         if isinstance(trajectory, list):  # an agent run again keeps its old entries: count from here
             self._accounted = len(trajectory)
 
+    def resume(self, parent_run_id: str | None) -> None:
+        """The agent goes on from its current history (a retry of reflective replay): its next steps are a new run,
+        a child of ``parent_run_id``, with the system prompt and task of the history it continues, and the user
+        messages added to that history from now on (the correction) as the run's messages."""
+        system, task = self._system, self._task
+        if self._open:
+            self._finish(None, exit_status=None, note="the agent was resumed before this run reported its end")
+        self._run_done = True  # a fresh sequence: the resumed run hangs under ``parent_run_id``, not a RetryAgent's
+        self._begin_attempt()
+        self._system, self._task = system, task
+        self.retry_of = parent_run_id
+        self._resumed = []
+
     def _ensure_run(self) -> str:
         """Announce the run once its task is known (or once a step needs it)."""
         if self._started and self._run_id is not None:
@@ -192,17 +231,19 @@ class SweAgentHook:
             meta["model"] = model
         if self._attempt > 0 or parent is not None:
             meta["attempt"] = self._attempt
-        task = self._task or self._problem_statement()
+        task = self._task[0] if self._task else self._problem_statement()
         self._run_id, self._started, self._open = run_id, True, True
         if self._first_run is None:
             self._first_run = run_id
         self.run_ids.append(run_id)
         self._reader = _RunReader(_Source(Path(f"<live {run_id}>")), self.ev, run_id, "")
         self.ev.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=time.time())
-        if self._system:
-            self.ev.message(run_id, "system", self._system)
-        if self._task:
-            self.ev.message(run_id, "user", self._task)
+        told = [("system", self._system), ("user", self._task), *(("user", m) for m in self._resumed or ())]
+        self._resumed = None
+        for role, found in told:
+            if found is not None and found[0]:
+                ref = None if found[1] is None else f"history[{found[1]}]"
+                self.ev.message(run_id, role, found[0], raw_ref=ref)
         return run_id
 
     def _finish(self, info: Any, *, exit_status: str | None, note: str | None = None) -> None:
@@ -215,8 +256,23 @@ class SweAgentHook:
             self.ev.error(run_id, note, kind="Incomplete", timestamp=now)
             end["incomplete"] = True
         outcome = outcome_of(info, exit_status) if info is not None else "failed"
+        if info is not None and self.verify is not None:
+            verdict = self._verdict(info)
+            if verdict is not None:
+                outcome = "solved" if verdict else "failed"
+                end["resolved"] = verdict
         self._open = False
         self.ev.run_finished(run_id, outcome, exit_status=exit_status, metadata=end, timestamp=now)
+
+    def _verdict(self, info: Any) -> bool | None:
+        """The ``verify`` callback's answer; a verifier that raises leaves the outcome to the agent (and is logged)."""
+        assert self.verify is not None
+        try:
+            verdict = self.verify(_run_result(info, _get(self._agent, "trajectory")))
+        except Exception:  # a broken verifier must not turn a finished run into a crash
+            log.exception("codetracer: the verify callback of a SWE-agent run failed; outcome left to the agent")
+            return None
+        return verdict if isinstance(verdict, bool) else None
 
     def _instance_id(self) -> str | None:
         ident = _get(_get(self._agent, "_problem_statement"), "id")
@@ -358,13 +414,21 @@ class SweAgentHook:
         **_: Any,
     ) -> None:
         """Before the first step: the system prompt and the task (the first user message that is no demonstration).
-        Later messages repeat what the step hooks already told."""
+        Later messages repeat what the step hooks already told (a resumed run keeps the user messages added before its
+        first step: the correction)."""
+        text = message_text(content)
+        history = _get(self._agent, "history")
+        index = len(history) if isinstance(history, list) else None  # the hook is called before the append
+        if self._resumed is not None and not self._started:
+            if role == "user" and text:
+                self._resumed.append((text, index))
+            return
         if self._started or self._seen_assistant:
             return
-        if role == "system" and self._system is None and isinstance(content, str):
-            self._system = content or None
-        elif role == "user" and not is_demo and self._task is None and isinstance(content, str):
-            self._task = content or None
+        if role == "system" and self._system is None and text is not None:
+            self._system = (text, index) if text else None
+        elif role == "user" and not is_demo and self._task is None and text is not None:
+            self._task = (text, index) if text else None
             if self._task is None:
                 self._seen_assistant = True  # an empty task message still ends the search, as in the extractor
         elif role in ("assistant", "tool"):

@@ -1,26 +1,34 @@
-"""Reflective replay for SWE-agent, through its hook system and without importing SWE-agent.
+"""Reflective replay for SWE-agent: the diagnosis appended to the agent's history and its step loop resumed.
 
-``codetracer.auto_retry(agent, verify=..., env=env, output_dir=out).run(problem_statement=ps)``: each attempt is
-``agent.run(env=env, problem_statement=ps, output_dir=out)``. ``DefaultAgent.run`` rebuilds the history in
-``setup`` (system prompt, demonstrations, the instance), so the next attempt starts with the diagnosis *in its
-history*: a small agent hook (:class:`CorrectionHook`) appends the correction as a user message when setup is done
-(``on_setup_done``; ``on_run_start`` on SWE-agent versions without it). The traced run of that attempt is linked to
-the first attempt's run through ``parent_run_id`` (:class:`SweAgentHook` ``retry_of``).
+``codetracer.auto_retry(agent, verify=..., env=env, output_dir=out).run(problem_statement=ps)``. The first attempt is
+the agent's own ``agent.run(env=env, problem_statement=ps, output_dir=out)``. A retry goes on from where the agent
+stands, as SWE-agent documents driving an agent by hand (``setup`` once, then ``step`` in a loop): the correction is
+appended to ``agent.history`` as a user message (through ``agent._append_history``, so every agent hook sees it),
+then ``agent.step()`` runs until a step is ``done``, the trajectory saved after each as ``agent.run`` does. So the
+model sees its whole first attempt and the diagnosis, and the environment is the one the first attempt left (a new
+``agent.run`` would re-install the tools, which the ``local`` deployment refuses while ``/root/tools`` exists, and
+rebuild the history from scratch). The ``.traj`` therefore holds the agent's one history, attempts included; the
+live trace has a run per attempt, each retry a child of the first (``parent_run_id``).
 
-Budget: SWE-agent's limits live in its model config (``per_instance_call_limit``, ``per_instance_cost_limit``);
-they are set to what the shared budget has left before each attempt when the agent's model exposes them (and put
-back afterwards). The tree's outcome is the agent's own (``info``); the verdict is in the run's ``replay`` metadata.
+Budget: all attempts draw on the shared budget. Its step axis is enforced on the model the agent already has: for
+the attempt's duration ``agent.model.query`` is wrapped on that one instance (put back afterwards) and raises
+SWE-agent's own ``InstanceCallLimitExceededError`` / ``InstanceCostLimitExceededError`` when the budget is used up,
+which the agent answers as it answers its own limits (``exit_cost`` with an auto-submission: one last step, kept
+within the budget). SWE-agent checks ``per_instance_call_limit`` only in its LiteLLM model, so its config alone would
+leave scripted and replay models unbounded; the config's limits still set the budget's open axes.
 
-Workspace: SWE-agent runs in a Docker deployment; rollback and command verifiers need ``workspace=`` pointing at a
-local folder holding the repository (e.g. a mounted volume).
+Workspace: the repository copy of the ``local`` deployment (``/<repo name>``) for command verifiers and rollback;
+other deployments (Docker) need ``workspace=`` pointing at a local folder holding the repository.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codetracer.adapters.swe_agent.hook import SweAgentHook, _get, outcome_of
+from codetracer.adapters.swe_agent.hook import SweAgentHook, _get, _run_result, outcome_of
 from codetracer.adapters.swe_agent.live import instrument
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
@@ -30,45 +38,60 @@ from codetracer.replay.policy import Budget
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.tracer import Tracer
 
-_LIMITS = (("per_instance_call_limit", "steps"), ("per_instance_cost_limit", "cost"))
+
+def _status(info: Any) -> str | None:
+    status = _get(info, "exit_status")
+    return status if isinstance(status, str) else None
 
 
-class CorrectionHook:
-    """An ``AbstractAgentHook`` that puts a pending correction into the agent's history once setup is done."""
+class _CallBudget:
+    """The shared budget applied to one attempt's model queries, on the model instance, for the attempt only.
 
-    def __init__(self) -> None:
-        self.agent: Any = None
-        self.pending: str | None = None
+    ``steps`` model queries are allowed but one: the query that would overrun raises SWE-agent's own limit error,
+    and the agent's answer to it (an auto-submission) is the attempt's last step."""
 
-    def on_init(self, *, agent: Any = None, **_: Any) -> None:
-        self.agent = agent
+    def __init__(self, model: Any, remaining: Budget) -> None:
+        self.model = model
+        self.steps = remaining.steps
+        self.cost = remaining.cost
+        self.calls = 0
+        stats = getattr(model, "stats", None)
+        self.cost_at_start = float(getattr(stats, "instance_cost", 0.0) or 0.0)
+        self._original: Any = None
 
-    def _inject(self) -> None:
-        if self.pending is None or self.agent is None:
+    def __enter__(self) -> _CallBudget:
+        if self.model is None or (self.steps is None and self.cost is None):
+            return self
+        self._original = self.model.__dict__.get("query")
+        bound = self.model.query
+
+        def query(*args: Any, **kwargs: Any) -> Any:
+            self._check()
+            self.calls += 1
+            return bound(*args, **kwargs)
+
+        self.model.query = query
+        return self
+
+    def _check(self) -> None:
+        errors = importlib.import_module("sweagent.exceptions")
+        if self.steps is not None and self.calls >= self.steps - 1:
+            raise errors.InstanceCallLimitExceededError(f"codetracer: the shared step budget is used up ({self.steps})")
+        spent = float(getattr(getattr(self.model, "stats", None), "instance_cost", 0.0) or 0.0) - self.cost_at_start
+        if self.cost is not None and spent >= self.cost:
+            raise errors.InstanceCostLimitExceededError(f"codetracer: the shared cost budget is used up ({self.cost})")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.model is None or "query" not in self.model.__dict__:
             return
-        text, self.pending = self.pending, None
-        entry = {"role": "user", "content": text, "agent": getattr(self.agent, "name", "main"), "message_type": "user"}
-        append = getattr(self.agent, "_append_history", None)
-        if callable(append):
-            append(entry)
+        if self._original is not None:
+            self.model.query = self._original
         else:
-            self.agent.history.append(entry)
-
-    def on_setup_done(self, **_: Any) -> None:
-        self._inject()
-
-    def on_run_start(self, **_: Any) -> None:
-        self._inject()
-
-    def __getattr__(self, name: str) -> Any:
-        """Every other hook method of ``AbstractAgentHook``: nothing to do."""
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
+            del self.model.query
 
 
 class SweAgentAttempts(AttemptRunner):
-    """Runs the attempts of one SWE-agent agent (the handle the reinject hook receives)."""
+    """Runs the attempts of one SWE-agent ``DefaultAgent`` (the handle the reinject hook receives)."""
 
     framework = "swe-agent"
 
@@ -79,9 +102,6 @@ class SweAgentAttempts(AttemptRunner):
             raise TypeError("codetracer could not attach its hook to this SWE-agent agent")
         super().__init__(agent, hook.tracer)
         self.hook = hook
-        self.correction_hook = CorrectionHook()
-        agent.add_hook(self.correction_hook)
-        self.correction_hook.agent = self.correction_hook.agent or agent
         self.run_kwargs = run_kwargs
 
     def _model_config(self) -> Any:
@@ -93,6 +113,15 @@ class SweAgentAttempts(AttemptRunner):
         cost = getattr(cfg, "per_instance_cost_limit", 0) or None
         return Budget(steps=steps, cost=cost)
 
+    def workspace(self) -> Path | None:
+        """The ``local`` deployment's copy of the repository (``/<repo name>``); no folder for other deployments."""
+        env = self.run_kwargs.get("env") or getattr(self.target, "_env", None)
+        deployment = getattr(env, "deployment", None)
+        name = getattr(getattr(env, "repo", None), "repo_name", None)
+        if type(deployment).__name__ != "LocalDeployment" or not isinstance(name, str) or not name:
+            return None
+        return Path("/") / name
+
     def attempt(
         self,
         n: int,
@@ -103,32 +132,54 @@ class SweAgentAttempts(AttemptRunner):
         remaining: Budget,
         judge: Judge,
     ) -> AttemptResult:
-        cfg = self._model_config()
-        saved = {}
-        for name, axis in _LIMITS:
-            left = getattr(remaining, axis)
-            if cfg is not None and left is not None and hasattr(cfg, name):
-                saved[name] = getattr(cfg, name)
-                setattr(cfg, name, max(1, left) if axis == "steps" else max(left, 1e-9))
-        if n > 1:
-            self.hook.retry_of = parent_run_id
-            self.correction_hook.pending = self.pending
-            self.pending = None
+        saved_verify = self.hook.verify
+
+        def verify(result: Any) -> bool | None:
+            info = _get(result, "info")
+            verdict = judge(result=result, exit_status=_status(info), agent_failed=self._failed(info))
+            if not verdict.success:
+                return False
+            return True if verdict.verified else None
+
+        self.hook.verify = verify
         value: Any = None
         error: BaseException | None = None
         try:
-            value = self.target.run(*args, **{**self.run_kwargs, **kwargs})
+            with _CallBudget(getattr(self.target, "model", None), remaining):
+                if n == 1:
+                    value = self.target.run(*args, **{**self.run_kwargs, **kwargs})
+                else:
+                    value = self._resume(parent_run_id)
         except Exception as exc:  # noqa: BLE001 - judged; re-raised by the engine if it was the last try
             error = exc
         finally:
-            for name, old in saved.items():
-                setattr(cfg, name, old)
+            self.hook.verify = saved_verify
         info = _get(value, "info") or {}
-        status = _get(info, "exit_status")
-        status = status if isinstance(status, str) else None
         run_id = self.hook.run_ids[-1] if self.hook.run_ids else None
-        return AttemptResult(value=value, error=error, run_id=run_id, exit_status=status,
-                             agent_failed=value is not None and outcome_of(info, status) == "failed")
+        return AttemptResult(value=value, error=error, run_id=run_id, exit_status=_status(info),
+                             agent_failed=value is not None and self._failed(info))
+
+    @staticmethod
+    def _failed(info: Any) -> bool:
+        return outcome_of(info, _status(info)) == "failed"
+
+    def _resume(self, parent_run_id: str | None) -> Any:
+        """The retry: the correction appended to the agent's history, its step loop run again until done."""
+        agent = self.target
+        self.hook.resume(parent_run_id)
+        text, self.pending = self.pending or "", None
+        agent._append_history({"role": "user", "content": text, "agent": agent.name, "message_type": "user"})
+        while True:
+            step = agent.step()
+            agent.save_trajectory()
+            if step.done:
+                break
+        self.hook.on_run_done(trajectory=agent.trajectory, info=agent.info)
+        data = agent.get_trajectory_data()
+        return _run_result(data["info"], data["trajectory"])  # what agent.run returns
+
+    def deliver(self, text: str) -> None:
+        self.pending = text
 
 
 def attempt_runner(target: Any, tracer: Tracer, **options: Any) -> SweAgentAttempts:
@@ -139,7 +190,9 @@ def attempt_runner(target: Any, tracer: Tracer, **options: Any) -> SweAgentAttem
 
 @hookimpl
 def codetracer_reinject(run: Run, diagnosis: Diagnosis, handle: Any) -> bool | None:
-    """Keep the correction; the next attempt's setup puts it into the agent's history."""
+    """Keep the correction; the retry appends it to the agent's history before its next step."""
     if not isinstance(handle, SweAgentAttempts):
         return None
+    if not callable(getattr(handle.target, "_append_history", None)):
+        return False  # a RetryAgent runs a fresh sub-agent per attempt: there is no one history to go on from
     return handle.reinject(run, diagnosis)
