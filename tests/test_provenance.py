@@ -12,9 +12,10 @@ import pytest
 
 from codetracer.core.extract import Failure, extract_all
 from codetracer.core.model import Run
-from codetracer.core.provenance import FINAL_CONTENTS, is_test_path, same_file
+from codetracer.core.provenance import FINAL_CONTENTS, is_test_path, removed_by, same_file
 
 MINI = "corpora/miniswe-swebench-verified"
+CTB = "corpora/codetracebench-steps"
 
 
 def one_run(path: Path) -> Run:
@@ -141,6 +142,41 @@ def test_openhands_and_terminal_bench_writes(shared: Path) -> None:
     assert [(c.path, c.how) for c in run.step(1).changes] == [("hello.txt", "echo")]
     run = next(r for r in extract_all(shared / "fixtures/openhands/sdk") if not isinstance(r, Failure))
     assert any(c.path == "hello.txt" for s in run.steps for c in s.changes)
+
+
+def test_files_inside_a_folder_removed_with_rm_rf_are_deleted(shared: Path) -> None:
+    # reshard-c4-data (OpenHands): step 15 echoes three scratch files under test_nested/, step 19 runs
+    # `rm -rf test_output ... test_nested ...`: none of them is part of what the run leaves
+    name = "openhands-Anthropic__Claude-Sonnet-4-20250514-Thinking-reshard-c4-data-7e4ba322"
+    run = one_run(shared / CTB / "openhands" / name)
+    assert set(fates(run, 15).values()) == {"deleted"} and len(fates(run, 15)) == 3
+    files = run.provenance.files if run.provenance else []
+    assert not any("test_nested" in f.path for f in files)
+
+
+def test_a_short_answer_file_is_credited_to_the_step_that_wrote_it(shared: Path) -> None:
+    # chess-best-move (Terminus 2): the answer file holds one short line (a move); scripts of steps 16-28 wrote it
+    # too, but step 29's `echo ... > /app/move.txt` is the write whose text the file holds
+    run = one_run(shared / CTB / "terminus2/terminus2-DeepSeek__DeepSeek-V3.2-chess-best-move-241232d1")
+    assert run.provenance is not None
+    move = next(f for f in run.provenance.files if f.path.endswith("move.txt"))
+    assert move.authors == [29] and move.unattributed == 0
+    assert fates(run, 29) == {"/app/move.txt": "survives"}
+
+
+@pytest.mark.parametrize(
+    ("path", "deleted", "removed"),
+    [
+        ("/app/t/file1.txt", "/app/t", True),
+        ("/app/t/a/b.txt", "t", True),
+        ("build/x.py", "build/*", True),
+        ("/app/tx/file.txt", "/app/t", False),
+        ("/app/t/file.txt", ".", False),
+        ("/app/t/file.txt", "/app/*.txt", False),
+    ],
+)
+def test_removed_by_a_folder_deletion(path: str, deleted: str, removed: bool) -> None:
+    assert removed_by(path, deleted) is removed
 
 
 def test_every_corpus_run_gets_provenance_and_solved_patches_are_mostly_blamed(shared: Path) -> None:

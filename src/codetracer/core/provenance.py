@@ -130,6 +130,22 @@ class Write:
         return line in self._unescaped
 
 
+def removed_by(path: str, deleted: str) -> bool:
+    """Whether deleting ``deleted`` removes ``path``: the same file, or a file inside that folder (``rm -rf build``
+    takes ``build/x.py`` with it; ``rm -rf build/*`` too). Globs other than a trailing ``/*`` and the tree's root
+    (``.``, ``/``, ``~``) are not followed: what they match is not spelled out."""
+    if same_file(path, deleted):
+        return True
+    folder = deleted.rstrip("/")
+    if folder.endswith("/*"):
+        folder = folder[:-2]
+    if folder in ("", ".", "..", "~") or folder.endswith(("/.", "/..")) or any(c in folder for c in "*?[{$"):
+        return False
+    if folder.startswith("/"):
+        return path.startswith(folder + "/")
+    return f"/{folder.removeprefix('./')}/" in f"/{path.removeprefix('./')}"
+
+
 def _name_pattern(path: str) -> re.Pattern[str]:
     """The file's base name as a whole word (``mod.py`` but not ``amod.py`` nor ``mod.pyc``)."""
     return re.compile(rf"(?<![\w.-]){re.escape(path.rsplit('/', 1)[-1])}(?![\w])")
@@ -290,13 +306,13 @@ def final_contents(scan: _Scan) -> list[FileDiff]:
     states: dict[str, str | None] = {}
     order: list[str] = []
     events: list[tuple[int, int, object]] = [(w.step, 0, w) for w in scan.writes if w.effective and w.path]
-    events += [(r.step, 1, r) for r in scan.reverts + scan.deletes]
+    events += [(r.step, 1, r) for r in scan.reverts] + [(d.step, 2, d) for d in scan.deletes]
     events.sort(key=lambda e: (e[0], e[1]))
     for _, kind, item in events:
-        if kind == 1:
+        if kind:
             assert isinstance(item, Revert)
             for path in list(states):
-                if item.path == "*" or same_file(path, item.path):
+                if item.path == "*" or (same_file(path, item.path) if kind == 1 else removed_by(path, item.path)):
                     states[path] = None
             continue
         assert isinstance(item, Write) and item.path is not None
@@ -324,6 +340,10 @@ def _unescape(text: str) -> str:
     and ``}}`` as braces, escaped newlines and tabs as such."""
     return (text.replace('\\"', '"').replace("\\'", "'").replace("{{", "{").replace("}}", "}")
             .replace("\\n", "\n").replace("\\t", "\t"))
+
+
+def _stripped_text(lines: Iterable[str]) -> str:
+    return "\n".join(line.strip() for line in lines).strip()
 
 
 def _normalized(lines: Iterable[str]) -> list[str]:
@@ -359,6 +379,18 @@ def blame(run: Run, scan: _Scan | None = None) -> tuple[Provenance | None, dict[
             authors: dict[int, int] = {}
             unattributed = 0
             lines = _normalized(diff.added)
+            content = _stripped_text(diff.added) if not lines else ""
+            if any(ch.isalnum() for ch in content):
+                # lines too short to tell writers apart ("e2e4", "42"): a whole-file write of exactly that text
+                # wrote them. Text without a letter or digit (":", "><": garbled tool calls) is authored by nobody
+                exact = [i for i, w in candidates if w.whole and _stripped_text(w.text.splitlines()) == content]
+                if exact:
+                    first = min(exact, key=lambda i: (scan.writes[i].author, i))
+                    credit.setdefault(first, {})[diff.path] = len(diff.added)
+                    authors[scan.writes[first].author] = len(diff.added)
+                    reapplied.add(scan.writes[first].step)
+                    for i in exact:
+                        rewrote.setdefault(i, set()).add(diff.path)
             for line in lines:
                 hits = [i for i, w in candidates if w.wrote(line)]
                 if not hits:
@@ -493,7 +525,7 @@ def _fate(
     if not write.effective:
         return "failed"
     later_revert = any(r.step > write.step and (r.path == "*" or same_file(r.path, path)) for r in scan.reverts)
-    later_delete = any(d.step > write.step and same_file(d.path, path) for d in scan.deletes)
+    later_delete = any(d.step > write.step and removed_by(path, d.path) for d in scan.deletes)
     if later_delete:
         return "deleted"
     if later_revert:
