@@ -73,13 +73,14 @@ class _Session:
                 self._tracer = tracer
             return self._tracer
 
-    def verify(self) -> Callable[[Any], bool] | None:
-        """The ``--verify`` command as a verifier (run in the command's working directory)."""
+    def verify(self) -> Callable[[Any], Any] | None:
+        """The ``--verify`` command as a verifier (run in the command's working directory; its exit code and output
+        become the run's verification node)."""
         if not self.verify_command:
             return None
-        from codetracer.replay.policy import CommandVerifier
+        from codetracer.core.checks import CommandCheck
 
-        return CommandVerifier(self.verify_command, cwd=Path.cwd())
+        return CommandCheck(self.verify_command, cwd=Path.cwd())
 
     def guard(self, where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn``; an exception is logged once per place and swallowed: the agent must go on."""

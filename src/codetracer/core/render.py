@@ -323,12 +323,18 @@ def _final_state_lines(run: Run, width: int, paint: Palette) -> list[str]:
         lines.append("  " + paint("magenta", safe(shorten(text, width * 3))))
     v = run.verification
     if v is not None:
-        verdict = {True: paint("green", "passed"), False: paint("red", "failed"), None: paint("yellow", "did not run")}
+        verdict = {True: paint("green", "passed"), False: paint("red", "failed"),
+                   None: paint("yellow", "verifier error")}
+        code = f" (exit {v.exit_code})" if v.exit_code is not None and v.passed is not None else ""
         failing = f": {len(v.failed_tests)} failed ({', '.join(v.failed_tests[:3])}" if v.failed_tests else ""
         if failing:
             failing += ", ..." if len(v.failed_tests) > 3 else ""
             failing += ")"
-        lines.append(f"  verification ({safe(v.verifier)}): {verdict[v.passed]}{safe(shorten(failing, width * 2))}")
+        if v.passed is None and v.output is not None:  # what broke: the output's first line says
+            first = v.output.text.strip().split("\n", 1)[0].removeprefix("verifier error: ")
+            failing = f": {first}" if first else ""
+        said = safe(shorten(failing, width * 2))
+        lines.append(f"  verification ({safe(v.verifier)}): {verdict[v.passed]}{code}{said}")
     return lines
 
 

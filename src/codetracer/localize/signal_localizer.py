@@ -37,6 +37,8 @@ _SUGGESTIONS = {
     "error": "Read the error output of step {s} and fix its cause before continuing, rather than retrying.",
     "test_fails_after_edit": "Revisit the edit at step {s}: the verification after it fails; check the change "
     "against the failing test before building on it.",
+    "verifier_fails": "Revisit the edit at step {s}: the verifier that judged the run fails{tests}; run the "
+    "relevant tests after a change and fix it before submitting.",
     "unverified": "Run the relevant tests after the edit at step {s} before submitting.",
     "no_verification": "Add a verification step (run the tests or a reproduction) after the change at step {s}.",
     "loop": "Stop repeating the action at step {s}; change approach or gather new information.",

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from codetracer.core.model import Evidence, Run, StageKind, Step
+from codetracer.core.provenance import same_file
 from codetracer.core.stages import classify_step
+from codetracer.core.verifier import file_of_test, read_output
 
 _TAIL_CHARS = 4000
 _TRACEBACK = re.compile(
@@ -316,6 +318,42 @@ def unverified_submission(view: RunView) -> list[Evidence]:
     return [_ev(view, edits[-1], "unverified", "the last edit is never verified before the run ends", 0.6)]
 
 
+def failing_verifier(view: RunView) -> list[Evidence]:
+    """The verifier that judged the run after its last step (``Run.verification``: a live ``verify=``, a benchmark's
+    tests) fails, and what it failed names a file the run edited (a traceback through it, a failing test of it):
+    the last edit of that file made what it judged. For an agent that never tested its change this is the only
+    check the change ever got, so it weighs like a failing test run after the edit."""
+    verification = view.run.verification
+    if verification is None or verification.passed is not False:
+        return []
+    found = read_output(verification.output.text if verification.output is not None else "")
+    tests = list(dict.fromkeys([*verification.failed_tests, *found.failed_tests]))
+    test_files = [f for f in (file_of_test(t) for t in tests) if f]
+    tested = {_tested_module(f) for f in test_files} - {None}
+    named = [*found.files, *test_files]
+    for i in reversed(range(len(view.steps))):
+        hit = sorted(t for t in view.edit_targets[i]
+                     if any(same_file(t, n) for n in named) or t.rsplit("/", 1)[-1] in tested)
+        if hit:
+            what = f": {tests[0]} fails" if tests else " fails"
+            detail = f"the verifier after the run ({verification.verifier}) judged its change to {hit[0]}{what}"
+            return [_ev(view, i, "verifier_fails", detail, 0.8)]
+    return []
+
+
+def _tested_module(test_file: str) -> str | None:
+    """The file name a test file is named after: ``tests/test_calc.py`` and ``calc_test.py`` -> ``calc.py``."""
+    name = test_file.rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        return None
+    if stem.startswith("test_") and len(stem) > 5:
+        return f"{stem[5:]}.{ext}"
+    if stem.endswith("_test") and len(stem) > 5:
+        return f"{stem[:-5]}.{ext}"
+    return None
+
+
 def ignored_errors(view: RunView) -> list[Evidence]:
     """An error result followed by the agent claiming success or submitting: the error was ignored."""
     found = []
@@ -365,6 +403,7 @@ SIGNALS: tuple[Signal, ...] = (
     rewritten_files,
     unneeded_edits,
     failing_tests_after_edit,
+    failing_verifier,
     unverified_submission,
     ignored_errors,
     never_verified,
@@ -373,7 +412,8 @@ SIGNALS: tuple[Signal, ...] = (
 """Every extractor, in the order their evidence is listed."""
 
 INCORRECT_SIGNALS = frozenset(
-    {"error", "overwritten_edit", "test_fails_after_edit", "ignored_error", "unverified", "unneeded_edit"}
+    {"error", "overwritten_edit", "test_fails_after_edit", "verifier_fails", "ignored_error", "unverified",
+     "unneeded_edit"}
 )
 UNUSEFUL_SIGNALS = frozenset({"repeat", "loop"})
 

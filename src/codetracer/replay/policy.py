@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codetracer.core import checks
+from codetracer.core.checks import Check, CommandCheck
 from codetracer.core.model import Run
 
 log = logging.getLogger("codetracer.replay")
@@ -162,10 +163,15 @@ class Verdict:
     kind: str
     reason: str
     verified: bool | None = None
+    check: Check | None = None
+    """What the verifier said (command, exit code, output), kept as the attempt's verification node."""
 
     @property
     def outcome(self) -> str:
-        """The outcome the attempt's tree should carry: ``unknown`` for a success nobody verified."""
+        """The outcome the attempt's tree should carry: ``unknown`` for a success nobody verified, and for a
+        verifier that could not run (it proves nothing about the agent)."""
+        if self.kind == "verifier_error":
+            return "unknown"
         if not self.success:
             return "failed"
         return "solved" if self.verified else "unknown"
@@ -176,24 +182,9 @@ Verifier = Callable[..., Any]
 
 
 @dataclass(frozen=True)
-class CommandVerifier:
-    """A shell command run in the workspace: exit code 0 is success (e.g. ``"pytest -q tests/test_bug.py"``)."""
-
-    command: str
-    cwd: Path | None = None
-    timeout: float = 600.0
-
-    def __call__(self, result: Any = None) -> bool:
-        done = subprocess.run(
-            self.command,
-            shell=True,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout,
-            check=False,
-        )
-        return done.returncode == 0
+class CommandVerifier(CommandCheck):
+    """A shell command run in the workspace: exit code 0 is success (e.g. ``"pytest -q tests/test_bug.py"``); it
+    answers with a :class:`~codetracer.core.checks.Check` holding the command's exit code and output."""
 
 
 def make_verifier(verify: Verifier | str | None, workspace: Path | None) -> Callable[[Any], Any] | None:
@@ -290,14 +281,11 @@ class RetryPolicy:
             if self.unknown_is_failure:
                 return Verdict(False, "verify", "no verifier and the agent's exit proves nothing")
             return Verdict(True, "ok", f"the agent finished ({exit_status or 'no exit status'}); not verified")
-        try:
-            answer = verifier(result)
-        except Exception as exc:  # noqa: BLE001 - a broken verifier is a verdict, never a crash of the replay
-            log.warning("codetracer replay: the verifier raised %s: %s", type(exc).__name__, exc)
-            return Verdict(False, "verifier_error", f"the verifier raised {type(exc).__name__}: {exc}")
-        if answer is None:
-            return Verdict(False, "verifier_error", "the verifier gave no answer (None)")
-        ok = bool(answer)
-        if ok:
-            return Verdict(True, "ok", "the verifier accepted the result", verified=True)
-        return Verdict(False, "verify", "the verifier rejected the result", verified=False)
+        check = checks.call(verifier, result, name=checks.describe(self.verify), truthy=True)  # never raises
+        if check is None:
+            check = checks.Check(checks.describe(self.verify), None, error="the verifier gave no answer (None)")
+        if check.passed is None:
+            return Verdict(False, "verifier_error", check.error or "the verifier gave no verdict", check=check)
+        if check.passed:
+            return Verdict(True, "ok", "the verifier accepted the result", verified=True, check=check)
+        return Verdict(False, "verify", "the verifier rejected the result", verified=False, check=check)

@@ -195,6 +195,7 @@ def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
         else {
             "verifier": run.verification.verifier,
             "passed": run.verification.passed,
+            "exit_code": run.verification.exit_code,
             "failed": run.verification.failed_tests[:50],
             "n_failed": len(run.verification.failed_tests),
             "output": _clip(run.verification.output, text_limit),

@@ -122,8 +122,9 @@
       box.appendChild(list);
     }
     if (ver) {
-      const verdict = ver.passed === true ? "passed" : ver.passed === false ? "failed" : "did not run";
-      box.appendChild(el("div", "diag-line", "Verification (" + ver.verifier + "): " + verdict +
+      const verdict = ver.passed === true ? "passed" : ver.passed === false ? "failed" : "verifier error";
+      const code = ver.exit_code !== null && ver.exit_code !== undefined ? " (exit " + ver.exit_code + ")" : "";
+      box.appendChild(el("div", "diag-line", "Verification (" + ver.verifier + "): " + verdict + code +
         (ver.n_failed ? " · " + ver.n_failed + " failed: " + ver.failed.slice(0, 5).join(", ") : "")));
       if (ver.output) {
         box.appendChild(el("div", "block-title", "verifier output (" + ver.output.n.toLocaleString() + " characters)"));

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from codetracer.adapters.langchain.turns import message_role_and_text
-from codetracer.core import endings
+from codetracer.core import checks, endings
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.events import Events
 
 log = logging.getLogger("codetracer.langchain")
 
@@ -30,7 +34,8 @@ FRAMEWORK_MODULES: tuple[str, ...] = ("langchain", "langchain_core", "langgraph"
 ``Runnable`` works)."""
 
 Verifier = Callable[[Any], Any]
-"""``verifier(outputs)`` of the outermost run -> ``True``/``False``/``"solved"``/``"failed"``/``None``."""
+"""``verify(outputs)`` of the outermost run -> ``True``/``False``/``"solved"``/``"failed"``/``None``, or a
+``CompletedProcess`` / :class:`~codetracer.core.checks.Check` whose command and output are kept."""
 
 _TASK_KEYS = ("input", "question", "query", "task", "prompt", "instruction")
 _SCALARS = (str, int, float, bool)
@@ -199,13 +204,14 @@ def thread_meta(links: ThreadLinks, thread_id: Any) -> tuple[dict[str, Any], str
 
 
 def ending_outcome(ending: str | None, error: BaseException | None, outcome: str | bool | None,
-                   verifier: Verifier | None, outputs: Any) -> tuple[str, str]:
+                   verifier: Verifier | None, outputs: Any, events: Events | None = None,
+                   run_id: str | None = None) -> tuple[str, str]:
     """(outcome, exit_status) of a run that ended ``ending`` (:mod:`codetracer.core.endings`; ``None``: it failed
-    with ``error``)."""
+    with ``error``). What the verifier said goes to ``events`` as the run's verification, when given."""
     if ending is None:
         return Outcome.FAILED.value, type(error).__name__
     if ending == endings.FINISHED:
-        return decide_outcome(outcome, verifier, outputs), ending
+        return decide_outcome(outcome, verifier, outputs, events, run_id), ending
     return Outcome.UNKNOWN.value, ending
 
 
@@ -241,15 +247,29 @@ def task_and_parent(inputs: Any, metadata: Mapping[str, Any] | None) -> tuple[st
     return (named if isinstance(named, str) and named else task), parent
 
 
-def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, outputs: Any) -> str:
-    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``."""
-    if verifier is not None:
-        try:
-            outcome = verifier(outputs)
-        except Exception as exc:  # noqa: BLE001 - a broken verifier must not lose the run
-            log.warning("codetracer: the LangChain run verifier raised %s: %s", type(exc).__name__, exc)
-            outcome = None
-    return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
+def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, outputs: Any,
+                   events: Events | None = None, run_id: str | None = None) -> str:
+    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``.
+
+    The verifier's :class:`~codetracer.core.checks.Check` (its command, exit code and output when it returns a
+    ``CompletedProcess`` or a check) is sent to ``events`` as the run's verification. A verifier that raises is a
+    verifier error, reported there: the outcome is then ``unknown``, never the agent's failure.
+    """
+    if verifier is None:
+        return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
+    answers: list[Any] = []
+
+    def answer(out: Any) -> Any:
+        answers.append(verifier(out))
+        return answers[-1]
+
+    check = checks.call(answer, outputs, name=checks.describe(verifier))
+    if check is not None:
+        if events is not None and run_id is not None:
+            check.emit(events, run_id, time.time())
+        return {True: Outcome.SOLVED, False: Outcome.FAILED, None: Outcome.UNKNOWN}[check.passed].value
+    said = answers[0] if answers else None  # "solved" / "failed" / None
+    return (Outcome.UNKNOWN if said is None else Outcome.parse(said)).value
 
 
 def framework_run_id() -> UUID:

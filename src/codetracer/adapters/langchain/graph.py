@@ -492,7 +492,8 @@ class _Session:
             word = ending or "failed"
             if self.record is not None:
                 self.record(("end", word, now))
-            outcome, exit_status = ending_outcome(ending, error, tracing.outcome, tracing.verifier, self.outputs)
+            outcome, exit_status = ending_outcome(ending, error, tracing.outcome, tracing.verifier, self.outputs,
+                                                 self.events, self.run_id)
             self.events.run_finished(self.run_id, outcome, exit_status=exit_status, timestamp=now)
             links_of(tracing.tracer).ended(self.thread_id, self.run_id, word, self.task)
         except Exception:

@@ -84,19 +84,26 @@ def instrument(
     tracer: Tracer,
     *,
     outcome: str | bool | None = None,
-    verify: Verifier | None = None,
+    verify: Verifier | str | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """``codetracer.trace(runnable)``: a traced copy of the runnable; use the returned object.
 
     ``verify(outputs)`` judges a finished run: ``True``/``False`` make it solved/failed (``verifier=`` is the former
-    name, accepted by :func:`codetracer.trace` with a deprecation warning).
+    name, accepted by :func:`codetracer.trace` with a deprecation warning). A ``CompletedProcess`` it returns, or a
+    shell command string given instead (run in the process's working folder), is kept whole: command, exit code and
+    output become the run's verification node (:mod:`codetracer.core.checks`). A verifier that raises or cannot run
+    is a verifier error: the run's outcome is then ``unknown``.
 
     A LangGraph graph with a ``messages`` channel is traced through its own task stream, without callbacks
     (:mod:`codetracer.adapters.langchain.graph`, much cheaper). Any other runnable is bound with a codetracer handler:
     runnables are immutable, so ``with_config`` returns a new runnable whose every invocation (``invoke``, ``stream``,
     ``batch`` and their async forms) carries the handler, merged with any callbacks passed at call time.
     """
+    if isinstance(verify, str):
+        from codetracer.core.checks import CommandCheck
+
+        verify = CommandCheck(verify)
     if graph.traceable(target):
         try:
             return graph.instrument(target, tracer, outcome=outcome, verifier=verify, metadata=metadata)

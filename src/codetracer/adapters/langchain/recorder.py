@@ -314,7 +314,8 @@ class _Recorder:
             assert error is not None
             self._report(run, error, None, now)
         run.record(("end", run.root, ending or "failed", now), None)
-        outcome, exit_status = ending_outcome(ending, error, self.outcome, self.verifier, outputs)
+        outcome, exit_status = ending_outcome(ending, error, self.outcome, self.verifier, outputs, run.events,
+                                             run.id)
         run.events.run_finished(run.id, outcome, exit_status=exit_status, timestamp=now)
         self._links.ended(run.thread_id, run.id, ending or "failed", run.task)
 

@@ -113,7 +113,10 @@ class LangChainAttempts(AttemptRunner):
         run_id = framework_run_id()
 
         def verdict(outputs: Any) -> Any:
-            return judge(result=outputs).outcome
+            judged = judge(result=outputs)
+            if judged.check is not None:  # the verifier ran: its command and output go into the tree
+                return judged.check
+            return judged.outcome
 
         value: Any = None
         error: BaseException | None = None

@@ -11,8 +11,9 @@ agent instance* (never the class, so other agents and subclasses are untouched):
   trajectory ``agent.save()`` writes: same steps, thoughts, commands, observations and exit codes. Each model answer
   also carries an LLM call (response, cost, tokens). A step costs the agent two journal lines, not its mapping;
 * ``run``: the run ends when ``run()`` returns (its ``exit_status``: ``Submitted`` is ``unknown`` unless the optional
-  ``verify`` callback says whether the fix works; ``LimitsExceeded`` and other exits are ``failed``) or raises (an
-  error event and a ``failed`` run, then the exception goes on to the caller).
+  ``verify`` callback says whether the fix works -- what it ran, its exit code and output become the run's
+  verification node, see :mod:`codetracer.core.checks`; ``LimitsExceeded`` and other exits are ``failed``) or
+  raises (an error event and a ``failed`` run, then the exception goes on to the caller).
 
 The wrappers call the agent's own (possibly overridden) methods first and trace after; anything failing inside
 codetracer is logged once and never reaches the agent. Tracing an agent twice changes nothing;
@@ -35,7 +36,8 @@ from codetracer.adapters.mini_swe_agent.artifacts import (
     first_user_text,
     outcome_for,
 )
-from codetracer.core import ids
+from codetracer.core import checks, ids
+from codetracer.core.checks import Check
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events, Recorder
@@ -49,7 +51,9 @@ FRAMEWORK_MODULES = ("minisweagent",)
 _ATTR = "_codetracer_live"
 """Instance attribute holding the agent's :class:`_LiveRun` (its presence makes tracing idempotent)."""
 
-Verifier = Callable[[Mapping[str, Any]], "bool | None"]
+Verifier = Callable[[Mapping[str, Any]], Any] | str
+"""``verify(result)`` answering ``True``/``False``/``None``, a :class:`~codetracer.core.checks.Check` or a
+``CompletedProcess``; or a shell command run in the environment's folder (see :mod:`codetracer.core.checks`)."""
 
 MAPPER = "mini-swe-agent"
 """The registered name of :class:`MessageMapper`, the record mapper of live mini-swe-agent runs (its records are the
@@ -217,20 +221,32 @@ class _LiveRun:
             outcome = "failed"
         else:
             if self.verify is not None:
-                resolved = self._verdict(result_map)
+                check = self._verdict(agent, result_map)
+                if check is not None:
+                    check.emit(self.ev, run_id, time.time())
+                    resolved = check.passed
+                    if check.error is not None:
+                        end["verifier_error"] = check.error
             outcome = outcome_for(exit_status, resolved)
         end["resolved"] = resolved
         self.ev.run_finished(run_id, outcome, exit_status=exit_status,
                              metadata={k: v for k, v in end.items() if v is not None}, timestamp=now)
 
-    def _verdict(self, result: Mapping[str, Any]) -> bool | None:
+    def _verdict(self, agent: Any, result: Mapping[str, Any]) -> Check | None:
+        """What the verifier said (never raises: a broken verifier is a verifier error and the outcome stays the
+        agent's own). A command string runs in the ``LocalEnvironment``'s folder."""
         assert self.verify is not None
-        try:
-            verdict = self.verify(result)
-        except Exception:  # a broken verifier must not turn a finished run into a crash
-            log.exception("codetracer: the verify callback of a mini-swe-agent run failed; outcome left unknown")
-            return None
-        return verdict if isinstance(verdict, bool) else None
+        verify: Any = self.verify
+        if isinstance(verify, str):
+            verify = checks.CommandCheck(verify, cwd=_local_cwd(agent))
+        return checks.call(verify, result)
+
+
+def _local_cwd(agent: Any) -> Path | None:
+    """The folder a ``LocalEnvironment`` runs commands in (other environments have none here)."""
+    env = getattr(agent, "env", None)
+    cwd = getattr(getattr(env, "config", None), "cwd", "") or None
+    return Path(cwd) if type(env).__name__ == "LocalEnvironment" and cwd else None
 
 
 def _model_name(agent: Any) -> str | None:
@@ -259,7 +275,10 @@ def instrument(
 
     :param llm_calls: give each step the LLM call that produced it (response, cost, tokens).
     :param verify: called with the dict ``run()`` returns (``exit_status``, ``submission``) once the agent stopped;
-        ``True``/``False`` make the run solved/failed, ``None`` leaves a submission's outcome unknown.
+        ``True``/``False`` make the run solved/failed, ``None`` leaves a submission's outcome unknown. A
+        ``CompletedProcess`` it returns (or a shell command string given instead, run in the ``LocalEnvironment``'s
+        folder) is kept whole: command, exit code and output become the run's verification node, the localizer's
+        evidence. A verifier that raises or cannot run is a verifier error: the outcome stays the agent's own.
     :param metadata: extra facts stored on every run of this agent.
     """
     if isinstance(target.__dict__.get(_ATTR), _LiveRun):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from codetracer.adapters.mini_swe_agent.artifacts import FRAMEWORK, outcome_for
 from codetracer.adapters.mini_swe_agent.live import instrument, live_state
+from codetracer.core.checks import Check
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
 from codetracer.replay.engine import AttemptResult, AttemptRunner, Judge
@@ -100,12 +101,14 @@ class MiniAttempts(AttemptRunner):
         saved_verify = live.verify
         saved_limits = self._limits(remaining)
 
-        def verify(result: Mapping[str, Any]) -> bool | None:
+        def verify(result: Mapping[str, Any]) -> Check | bool | None:
             status = result.get("exit_status") if isinstance(result.get("exit_status"), str) else None
             verdict = judge(result=result, exit_status=status, agent_failed=outcome_for(status, None) == "failed")
+            if verdict.check is not None:  # the verifier ran: its command and output go into the tree
+                return verdict.check
             if not verdict.success:
-                return False
-            return True if verdict.verified else None
+                return Check("", False)  # failed, but not by a verifier: no verification node
+            return None
 
         live.verify = verify
         value: Any = None

@@ -38,6 +38,7 @@ from codetracer.core import ids
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.checks import Check
     from codetracer.core.events import Events, Recorder
     from codetracer.core.tracer import Tracer
 
@@ -337,13 +338,15 @@ class CodetracerCallback:
 
     # -- the caller's end of a run ------------------------------------------------------------------------------------
 
-    def finish(self, outcome: str | None = None, *, status: Any = None) -> None:
+    def finish(self, outcome: str | None = None, *, status: Any = None, check: Check | None = None) -> None:
         """End the current run (a no-op when none is open, e.g. after a ``ConversationErrorEvent`` ended it).
 
         :param outcome: ``"solved"`` / ``"failed"`` / ``"unknown"`` when the caller knows (a verifier's verdict);
             by default it is derived from ``status`` exactly as the offline extractor derives it from
             ``base_state.json``: ``failed`` for error/stuck, ``unknown`` for finished (the agent's own claim).
         :param status: the conversation's execution status, ``conversation.state.execution_status``.
+        :param check: what the verifier that gave ``outcome`` said (:class:`~codetracer.core.checks.Check`: its
+            command, exit code and output), kept as the run's verification node (``auto_retry`` passes it).
         """
         try:
             with self._lock:
@@ -351,6 +354,8 @@ class CodetracerCallback:
                     if not self._pending:
                         return
                     self._start(self.task)
+                if check is not None and self._open is not None:
+                    check.emit(self._events, self._open)
                 self._end(None if outcome is None else str(outcome), _status_text(status))
         except Exception:  # noqa: BLE001 - the caller's run must not fail because tracing did
             self._failed("finish")

@@ -138,7 +138,7 @@ class OpenHandsAttempts(AttemptRunner):
         if code in BUDGET_EXITS:
             cause = None  # the SDK's own limit: a budget failure, not a crash
         verdict = judge(result=conv, error=cause, exit_status=exit_status, agent_failed=status in FAILED_STATES)
-        cb.finish(verdict.outcome, status=getattr(conv.state, "execution_status", None))
+        cb.finish(verdict.outcome, status=getattr(conv.state, "execution_status", None), check=verdict.check)
         run_id = cb.run_id
         if n == 1:
             self.root = run_id

@@ -23,7 +23,8 @@ from codetracer.adapters.swe_agent.fields import (
     message_text,
     observation_failed,
 )
-from codetracer.core import ids
+from codetracer.core import checks, ids
+from codetracer.core.checks import Check
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.events import Events
@@ -41,7 +42,7 @@ _RETRY_TOKENS = ("###SWE-AGENT-RETRY-WITH-OUTPUT###", "###SWE-AGENT-RETRY-WITHOU
 _F = TypeVar("_F", bound=Callable[..., Any])
 _reported: set[str] = set()
 
-Verifier = Callable[[Any], "bool | None"]
+Verifier = Callable[[Any], Any]
 """``verify(result)``: ``result`` is what ``agent.run`` returns (an ``AgentRunResult``: ``info``, ``trajectory``)."""
 
 
@@ -257,22 +258,23 @@ class SweAgentHook:
             end["incomplete"] = True
         outcome = outcome_of(info, exit_status) if info is not None else "failed"
         if info is not None and self.verify is not None:
-            verdict = self._verdict(info)
-            if verdict is not None:
-                outcome = "solved" if verdict else "failed"
-                end["resolved"] = verdict
+            check = self._verdict(info)
+            if check is not None:
+                check.emit(self.ev, run_id, time.time())
+                if check.passed is not None:
+                    outcome = "solved" if check.passed else "failed"
+                    end["resolved"] = check.passed
+                if check.error is not None:
+                    end["verifier_error"] = check.error
         self._open = False
         self.ev.run_finished(run_id, outcome, exit_status=exit_status, metadata=end, timestamp=now)
 
-    def _verdict(self, info: Any) -> bool | None:
-        """The ``verify`` callback's answer; a verifier that raises leaves the outcome to the agent (and is logged)."""
+    def _verdict(self, info: Any) -> Check | None:
+        """What the ``verify`` callback said (its command and output when it returns them, see
+        :mod:`codetracer.core.checks`); a verifier that raises is a verifier error and leaves the outcome to the
+        agent. Never raises."""
         assert self.verify is not None
-        try:
-            verdict = self.verify(_run_result(info, _get(self._agent, "trajectory")))
-        except Exception:  # a broken verifier must not turn a finished run into a crash
-            log.exception("codetracer: the verify callback of a SWE-agent run failed; outcome left to the agent")
-            return None
-        return verdict if isinstance(verdict, bool) else None
+        return checks.call(self.verify, _run_result(info, _get(self._agent, "trajectory")))
 
     def _instance_id(self) -> str | None:
         ident = _get(_get(self._agent, "_problem_statement"), "id")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from codetracer.adapters.swe_agent.hook import SweAgentHook, _get, _run_result, outcome_of
 from codetracer.adapters.swe_agent.live import instrument
+from codetracer.core.checks import Check
 from codetracer.core.model import Diagnosis, Run
 from codetracer.hooks.specs import hookimpl
 from codetracer.replay.engine import AttemptResult, AttemptRunner, Judge
@@ -134,12 +135,14 @@ class SweAgentAttempts(AttemptRunner):
     ) -> AttemptResult:
         saved_verify = self.hook.verify
 
-        def verify(result: Any) -> bool | None:
+        def verify(result: Any) -> Check | None:
             info = _get(result, "info")
             verdict = judge(result=result, exit_status=_status(info), agent_failed=self._failed(info))
+            if verdict.check is not None:  # the verifier ran: its command and output go into the tree
+                return verdict.check
             if not verdict.success:
-                return False
-            return True if verdict.verified else None
+                return Check("", False)  # failed, but not by a verifier: no verification node
+            return None
 
         self.hook.verify = verify
         value: Any = None
