@@ -9,6 +9,7 @@ the recovered read error.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import warnings
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from integration.shown import assert_shown_with_diagnosis
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from test_langchain_live import ask, call, model
@@ -56,29 +58,35 @@ def tools_in(folder: Path) -> list[Any]:
     return [read_file, write_file, run_tests]
 
 
-def scripted() -> Any:
-    return model(
+def scripted(tested: bool = True) -> Any:
+    turns = [
         AIMessage(content="Read the README first.", tool_calls=[call("read_file", "r1", path="README.md")]),
         AIMessage(content="No README; fix add() directly.",
                   tool_calls=[call("write_file", "w1", path="calc.py", content=WRONG)]),
-        AIMessage(content="Run the tests.", tool_calls=[call("run_tests", "t1")]),
-        AIMessage(content="Done."),
-    )
+    ]
+    if tested:
+        turns.append(AIMessage(content="Run the tests.", tool_calls=[call("run_tests", "t1")]))
+    return model(*turns, AIMessage(content="Done."))
 
 
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+
+@pytest.mark.parametrize("tested", [True, False], ids=["tests-failed-visibly", "submitted-untested"])
 @pytest.mark.parametrize("graph_path", [True, False], ids=["graph-path", "callbacks"])
 def test_the_wrong_write_is_the_onset_not_the_recovered_read(
-    tracer: codetracer.Tracer, tmp_path: Path, graph_path: bool
+    tracer: codetracer.Tracer, tmp_path: Path, graph_path: bool, tested: bool
 ) -> None:
+    """The failed live run is stored diagnosed, shown by ``ls``/``show``/``--json``/``report``, and names the
+    wrong write whether the agent ran the tests itself or only the verifier (``verify=``) did."""
     folder = tmp_path / "project"
     folder.mkdir()
     (folder / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (folder / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
-    graph = create_react_agent(scripted(), ToolNode(tools_in(folder), handle_tool_errors=True))
+    graph = create_react_agent(scripted(tested), ToolNode(tools_in(folder), handle_tool_errors=True))
 
-    def tests_pass(outputs: Any) -> bool:
-        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=folder,
-                              capture_output=True).returncode == 0
+    def tests_pass(outputs: Any) -> subprocess.CompletedProcess[str]:  # kept whole: command, exit code, output
+        return subprocess.run(PYTEST, cwd=folder, capture_output=True, text=True)
 
     if graph_path:
         traced = codetracer.trace(graph, tracer=tracer, verify=tests_pass)
@@ -100,6 +108,30 @@ def test_the_wrong_write_is_the_onset_not_the_recovered_read(
     read = next(s for s in run.steps if any(c.name == "read_file" for c in s.tool_calls))
     assert read.is_error and read.id < write.id  # the missing README: an error the run went on without
 
+    v = run.verification
+    assert v is not None and (v.passed, v.exit_code, v.failed_tests) == (False, 1, ["test_calc.py::test_add"])
+    assert v.verifier == shlex.join(PYTEST) and v.output is not None and "assert 6 == 5" in v.output.text
     diagnosis = SignalLocalizer().localize(run)
     assert diagnosis.onset_step == write.id
     assert diagnosis.confidence >= 0.5
+    assert run.diagnosis == diagnosis  # diagnosed as it was stored
+    assert_shown_with_diagnosis(run.id, write.id, "write_file", tmp_path, verifier=v.verifier)
+
+
+def test_a_verifier_that_raises_leaves_the_langgraph_run_unknown(tracer: codetracer.Tracer, tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    graph = create_react_agent(scripted(False), ToolNode(tools_in(folder), handle_tool_errors=True))
+
+    def tests_pass(outputs: Any) -> bool:
+        raise FileNotFoundError("no test_calc.py")
+
+    result = codetracer.trace(graph, tracer=tracer, verify=tests_pass).invoke(ask("add() is wrong; fix calc.py"))
+    assert result["messages"][-1].content == "Done."  # the agent's answer, untouched
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (str(run.outcome), run.diagnosis) == ("unknown", None)
+    v = run.verification
+    assert v is not None and v.passed is None and v.output is not None
+    assert v.output.text.startswith("verifier error: the verifier raised FileNotFoundError: no test_calc.py")

@@ -69,6 +69,9 @@ def test_mini_cli_traced_with_its_diagnosis(project: Path, tmp_path: Path, home:
     assert lines[1].endswith("onset step 2: bash: sed -i 's/sum(values)/round(sum(values))/' calc.py")
     assert run.diagnosis is not None and run.diagnosis.onset_step == 2  # stored with the run
     assert run.metadata["via"] == "codetracer run" and run.metadata["resolved"] is False
+    v = run.verification  # the --verify command's own output, kept as the run's verification node
+    assert v is not None and (v.command, v.passed, v.exit_code) == (VERIFY, False, 1)
+    assert v.failed_tests == ["test_calc.py::test_mean"]
 
     saved = tmp_path / "out" / "mini.traj.json"
     write_report(saved.parent, "mini", resolved=False)

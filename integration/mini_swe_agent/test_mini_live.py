@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("minisweagent", reason="needs mini-swe-agent (tox -e integration-miniswe)")
 
 import yaml
+from integration.shown import assert_shown_with_diagnosis
 from mini_answers import SUBMIT, TASK, answer
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.config import get_config_path
@@ -52,6 +53,16 @@ WRONG_FIX = [
     ("I think the sum is wrong; round it.", "sed -i 's/sum(values)/round(sum(values))/' calc.py"),
     ("Looks fine to me; submit.", SUBMIT),
 ]
+"""The wrong edit, then submit without testing: only the verifier sees the tests fail."""
+
+WRONG_FIX_TESTED = [
+    *WRONG_FIX[:2],
+    ("Run the tests.", "python -m pytest -q -p no:cacheprovider"),
+    ("The failure must be something else; submit.", SUBMIT),
+]
+"""The wrong edit, the tests run and failing visibly, then submit anyway."""
+
+PYTEST = "python -m pytest -q -p no:cacheprovider"
 
 
 def mini_config() -> dict[str, Any]:
@@ -105,9 +116,13 @@ def make_agent(project: Path, outputs: list[dict[str, Any]], cls: type = Default
 
 
 def verified_by_tests(project: Path) -> bool:
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+    return tests_of(project).returncode == 0
+
+
+def tests_of(project: Path) -> subprocess.CompletedProcess[str]:
+    """The project's tests as a ``verify=`` callable may return them: codetracer keeps command, exit code, output."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
                           capture_output=True, text=True)
-    return done.returncode == 0
 
 
 # -- comparing trees --------------------------------------------------------------------------------------------------
@@ -207,19 +222,56 @@ def test_solved_run_live_equals_saved_trajectory(project: Path, tracer: Tracer, 
     store.close()
 
 
-def test_failed_run_wrong_fix(project: Path, tracer: Tracer, home: Path, tmp_path: Path) -> None:
-    agent = make_agent(project, [answer(t, c) for t, c in WRONG_FIX])
-    codetracer.trace(agent, tracer=tracer, verify=lambda result: verified_by_tests(project))
+@pytest.mark.parametrize("tested", [False, True], ids=["submitted-untested", "tests-failed-visibly"])
+def test_failed_run_wrong_fix(project: Path, tracer: Tracer, home: Path, tmp_path: Path, tested: bool) -> None:
+    """The wrong ``sed`` edit fails the verifier: the stored run carries its diagnosis, which names the edit, and the
+    verifier's output (a ``CompletedProcess`` from the callable, or the command string run by codetracer)."""
+    agent = make_agent(project, [answer(t, c) for t, c in (WRONG_FIX_TESTED if tested else WRONG_FIX)])
+    verify: Any = PYTEST if tested else (lambda result: tests_of(project))
+    codetracer.trace(agent, tracer=tracer, verify=verify)
     agent.run(TASK)
     live = only_run(tracer)
     saved = tmp_path / "out" / "wrong.traj.json"
     agent.save(saved)
     write_report(saved.parent, "wrong", resolved=False)
     assert summary(live) == summary(offline(saved))
-    assert (str(live.outcome), live.exit_status, len(live.steps)) == ("failed", "Submitted", 3)
+    assert (str(live.outcome), live.exit_status, len(live.steps)) == ("failed", "Submitted", 4 if tested else 3)
+    v = live.verification
+    assert v is not None and (v.passed, v.exit_code, v.failed_tests) == (False, 1, ["test_calc.py::test_mean"])
+    assert v.command is not None and v.command.endswith("-m pytest -q -p no:cacheprovider")
+    assert v.output is not None and "assert 3.3333333333333335 == 2.5" in v.output.text  # pytest's words, whole
+    assert live.diagnosis is not None and live.diagnosis.onset_step == 2  # the wrong edit, not `cat calc.py`
+    assert "verifier_fails" in {e.signal for e in live.diagnosis.evidence}
     store = Store(config.store_path(home), project="tests")
     assert [r.outcome for r in store.list_runs()] == ["failed"]
+    assert store.load_run(live.id).verification == v
     store.close()
+    assert_shown_with_diagnosis(live.id, 2, "sed -i 's/sum(values)/round(sum(values))/' calc.py", tmp_path,
+                                verifier=v.verifier)
+
+
+def test_a_verifier_that_cannot_run_is_reported_not_blamed_on_the_agent(project: Path, tracer: Tracer) -> None:
+    """A verify command that is not there, or a callable that raises: the agent's run returns as usual, the run is
+    ``unknown`` (the agent submitted; nothing judged it), and its verification node says what broke."""
+
+    def broken(result: Any) -> bool:
+        raise RuntimeError("the CI token expired")
+
+    cases: list[tuple[Any, str]] = [
+        ("no-such-test-runner -q", "the command was not found (exit 127)"),
+        (broken, "the verifier raised RuntimeError: the CI token expired"),
+    ]
+    for verify, _ in cases:
+        agent = make_agent(project, [answer(t, c) for t, c in WRONG_FIX])
+        codetracer.trace(agent, tracer=tracer, verify=verify)
+        assert agent.run(TASK)["exit_status"] == "Submitted"
+    assert tracer.flush()
+    for run, (_, says) in zip(tracer.runs, cases, strict=True):
+        assert (str(run.outcome), run.diagnosis) == ("unknown", None)
+        v = run.verification
+        assert v is not None and v.passed is None and v.output is not None
+        assert v.output.text.startswith(f"verifier error: {says}")
+        assert run.metadata["verifier_error"].startswith(says)
 
 
 def test_submission_without_verifier_is_unknown(project: Path, tracer: Tracer, tmp_path: Path) -> None:

@@ -171,7 +171,11 @@ def test_a_verifier_that_raises_is_a_failure_not_a_crash(project: Path, tracer: 
     assert [a.verdict.kind for a in retrying.attempts] == ["verifier_error"] * 3
     assert retrying.stop_reason == "max_attempts"
     assert all("verifier bug" in a.verdict.reason for a in retrying.attempts)
-    assert tracer.flush() and all(str(r.outcome) == "failed" for r in tracer.runs)
+    # the verifier broke, not the agent: each attempt is unknown and its verification node says what broke
+    assert tracer.flush() and all(str(r.outcome) == "unknown" for r in tracer.runs)
+    assert all(r.verification is not None and r.verification.passed is None and r.verification.output is not None
+               and r.verification.output.text.startswith("verifier error: the verifier raised RuntimeError: "
+                                                         "verifier bug") for r in tracer.runs)
 
 
 def test_rollback_restores_the_wrong_edit_before_the_retry(project: Path, tracer: Tracer) -> None:

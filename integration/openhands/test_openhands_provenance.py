@@ -1,5 +1,5 @@
-"""Edit provenance of a live OpenHands run: the real openhands-sdk ``LocalConversation`` with its ``TestLLM``, real
-shell commands in a git workspace.
+"""Edit provenance and diagnosis of live OpenHands runs: the real openhands-sdk ``LocalConversation`` with its
+``TestLLM``, real shell commands in a (git) workspace.
 
 The scripted agent writes an edit script with a heredoc, runs it in the next turn, tries a second edit and throws it
 away with ``git checkout``, prints ``git diff`` and finishes. The live tree must blame the final diff to the step
@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
@@ -20,6 +21,7 @@ import pytest
 
 pytest.importorskip("openhands.sdk", reason="needs openhands-sdk (Python >= 3.12)")
 
+from integration.shown import assert_shown_with_diagnosis
 from openhands.sdk import Agent
 from openhands.sdk.testing import TestLLM
 from test_openhands_live import conversation, offline_run, reply, shell
@@ -76,3 +78,64 @@ def test_live_blame_matches_the_persisted_conversation(tmp_path: Path, tracer: T
 
     offline = offline_run(conv)
     assert [s.changes for s in offline.steps] == [s.changes for s in run.steps]
+
+
+# -- a failed live run diagnosed where the user looks ------------------------------------------------------------------
+
+PYTEST = "python3 -m pytest -q -p no:cacheprovider"
+WRONG_SED = "sed -i 's/return a - b/return a + b + 1/' calc.py"
+
+
+def wrong_fix(tested: bool) -> list[Any]:
+    """Read, the wrong edit (``+ 1``), the tests run (failing visibly) when ``tested``, finish."""
+    steps = [reply("Read the code.", shell("d1", "cat calc.py")),
+             reply("Make add() add.", shell("d2", WRONG_SED))]
+    if tested:
+        steps.append(reply("Run the tests.", shell("d3", PYTEST)))
+    return [*steps, reply("Done.", ("d9", "finish", {"message": "fixed add"}))]
+
+
+@pytest.mark.parametrize("tested", [True, False], ids=["tests-failed-visibly", "submitted-untested"])
+def test_a_failed_live_run_is_diagnosed_and_names_the_wrong_edit(tmp_path: Path, home: Path, tested: bool) -> None:
+    """OpenHands takes a verifier through ``auto_retry(conversation, verify=...)`` (one attempt here): the verify
+    command's output becomes the run's verification node, the stored run carries the diagnosis, and ``ls``/``show``/
+    ``--json``/``report`` name the wrong ``sed``. The run ends by the replay's ``cb.finish(verdict, check=...)``."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (ws / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
+    tracer = Tracer(home, load_plugins=False)
+    try:
+        cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer)
+        conv = conversation(tmp_path, wrong_fix(tested), [cb])
+        retrying = codetracer.auto_retry(conv, verify=PYTEST, max_attempts=1, tracer=tracer)
+        retrying.run("add() subtracts; fix calc.py so that test_calc.py passes.")
+        assert tracer.flush()
+        (run,) = tracer.runs
+    finally:
+        tracer.close()
+    assert str(run.outcome) == "failed" and len(run.steps) == (4 if tested else 3)
+    v = run.verification
+    assert v is not None and (v.command, v.passed, v.exit_code) == (PYTEST, False, 1)
+    assert v.failed_tests == ["test_calc.py::test_add"] and v.output is not None and "assert 6 == 5" in v.output.text
+    assert run.diagnosis is not None and run.diagnosis.onset_step == 2
+    assert_shown_with_diagnosis(run.id, 2, WRONG_SED, tmp_path, verifier=PYTEST)
+
+
+def test_a_verifier_that_cannot_run_is_a_verifier_error(tmp_path: Path, home: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    tracer = Tracer(home, load_plugins=False)
+    try:
+        cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer)
+        conv = conversation(tmp_path, [reply("Done.", ("d9", "finish", {"message": "nothing to do"}))], [cb])
+        retrying = codetracer.auto_retry(conv, verify="no-such-test-runner", max_attempts=1, tracer=tracer)
+        retrying.run("Check the project.")
+        assert tracer.flush()
+        (run,) = tracer.runs
+    finally:
+        tracer.close()
+    assert retrying.attempts[0].verdict.kind == "verifier_error"
+    assert (str(run.outcome), run.diagnosis) == ("unknown", None)  # the verifier broke, not the agent
+    v = run.verification
+    assert v is not None and v.passed is None and v.output is not None
+    assert v.output.text.startswith("verifier error: the command was not found (exit 127)")

@@ -46,6 +46,12 @@ def wrong_edit(workdir: str) -> list[dict[str, Any]]:
     ]
 
 
+def wrong_edit_untested(workdir: str) -> list[dict[str, Any]]:
+    """:func:`wrong_edit` without the test run: read, the wrong edit, submit (twice). Only the verifier sees the test
+    fail."""
+    return [a for a in wrong_edit(workdir) if a["tool_calls"][0]["id"] != "call_test"]
+
+
 def right_edit(workdir: str, prefix: str = "fix", *, reviewed: bool = False) -> list[dict[str, Any]]:
     """Undo the rounding if it is there, fix the divisor, run the test, submit (once when ``reviewed``:
     ``review_on_submit_m`` shows its review only at the first ``submit`` of an environment)."""

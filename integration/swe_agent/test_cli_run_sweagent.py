@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("sweagent", reason="needs SWE-agent (tox -e integration-sweagent)")
 
 import swe_script
-from test_swe_live import differences, offline, write_report
+from test_swe_live import LIVE_ONLY, differences, offline, write_report
 
 from codetracer.core import config
 from codetracer.core.store import Store
@@ -76,8 +76,11 @@ def test_sweagent_cli_traced_with_its_diagnosis(repo: Path, tmp_path: Path, home
     traj = swe_script.traj_path(out / repo.name, repo.name)
     write_report(traj, repo.name, resolved=False)
     saved = offline(traj)
-    # the stored tree also holds the diagnosis the offline tree has not been given
-    assert differences(live.model_dump(exclude={"diagnosis"}), saved.model_dump(exclude={"diagnosis"})) == []
+    # the stored tree also holds the diagnosis the offline tree has not been given, and the --verify command's output
+    assert differences(live.model_dump(exclude=LIVE_ONLY), saved.model_dump(exclude=LIVE_ONLY)) == []
+    v = live.verification
+    assert v is not None and (v.command, v.passed, v.exit_code) == (verify, False, 1)
+    assert v.failed_tests == ["test_calc.py::test_mean"]
 
 
 def test_sweagent_exit_code_is_kept_when_it_fails(repo: Path, tmp_path: Path, home: Path) -> None:

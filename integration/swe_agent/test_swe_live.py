@@ -10,6 +10,7 @@ are compared field by field.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import pytest
 pytest.importorskip("sweagent", reason="needs SWE-agent (tox -e integration-sweagent)")
 
 import swe_script
+from integration.shown import assert_shown_with_diagnosis
 from sweagent.run.run_single import RunSingle, RunSingleConfig
 
 from codetracer.adapters.swe_agent.artifacts import SweAgentExtractor
@@ -51,13 +53,14 @@ def single_run(repo: Path, out: Path, actions: list[dict[str, Any]]) -> RunSingl
     return RunSingle.from_config(config)
 
 
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+
+
 def suite_passes(workdir: str) -> Any:
     """A verifier: the repository's tests, run in the deployment's copy of it."""
 
-    def verify(result: Any) -> bool:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=workdir,
-                              capture_output=True, text=True)
-        return done.returncode == 0
+    def verify(result: Any) -> subprocess.CompletedProcess[str]:  # kept whole: command, exit code, output
+        return subprocess.run(PYTEST, cwd=workdir, capture_output=True, text=True)
 
     return verify
 
@@ -99,6 +102,15 @@ def differences(live: Any, saved: Any, path: str = "run") -> list[str]:
 
 
 SHARED_METADATA = ("instance_id", "submission", "model_stats", "cost")
+LIVE_ONLY = {"diagnosis", "verification"}
+"""What a live run holds that its .traj does not: the diagnosis made as it was stored, what its verifier said."""
+
+
+def assert_pytest_failed(run: Run) -> None:
+    """The run's verification node is the verifier's pytest run, kept whole."""
+    v = run.verification
+    assert v is not None and (v.passed, v.exit_code, v.failed_tests) == (False, 1, ["test_calc.py::test_mean"])
+    assert v.output is not None and "assert 3.3333333333333335 == 2.5" in v.output.text
 
 
 # -- runs -------------------------------------------------------------------------------------------------------------
@@ -116,9 +128,12 @@ def test_wrong_edit_live_tree_equals_its_traj_field_by_field(repo: Path, tmp_pat
     traj = swe_script.traj_path(out / repo.name, repo.name)
     write_report(traj, repo.name, resolved=False)
     saved = offline(traj)
-    # the live run failed and was diagnosed as it was stored; the offline tree leaves that to `analyze`
+    # the live run failed and was diagnosed as it was stored; the offline tree leaves that to `analyze`, and reads
+    # its verdict from report.json where the live run keeps what its verifier said
     assert live.diagnosis is not None and live.diagnosis.onset_step == 2
-    assert differences(live.model_dump(exclude={"diagnosis"}), saved.model_dump(exclude={"diagnosis"})) == []
+    assert differences(live.model_dump(exclude=LIVE_ONLY), saved.model_dump(exclude=LIVE_ONLY)) == []
+    assert_pytest_failed(live)
+    assert_shown_with_diagnosis(live.id, 2, "str_replace", tmp_path, verifier=shlex.join(PYTEST))
     assert {k: live.metadata.get(k) for k in SHARED_METADATA} == {k: saved.metadata.get(k) for k in SHARED_METADATA}
     assert live.metadata["live"] is True and live.metadata["resolved"] is False
 
@@ -162,6 +177,22 @@ def test_wrong_edit_live_tree_equals_its_traj_field_by_field(repo: Path, tmp_pat
     assert {("surviving_edit", 2), ("test_fails_after_edit", 2), ("error", 3)} <= signals
     assert diagnosis.confidence >= 0.5 and "calc.py" in diagnosis.suggestion
     assert SignalLocalizer().localize(saved).onset_step == 2
+
+
+def test_wrong_edit_submitted_untested_is_diagnosed_from_the_verifier(repo: Path, tmp_path: Path,
+                                                                      tracer: Tracer) -> None:
+    """The agent never runs the tests: the verify callback's pytest output is the only failing check, and the
+    stored, shown diagnosis names the wrong edit."""
+    workdir = f"/{repo.name}"
+    run = single_run(repo, tmp_path / "out", swe_script.wrong_edit_untested(workdir))
+    run.agent.add_hook(SweAgentHook(tracer, verify=suite_passes(workdir)))
+    run.run()
+    assert tracer.flush()
+    (live,) = tracer.runs
+    assert (str(live.outcome), len(live.steps)) == ("failed", 4)
+    assert_pytest_failed(live)
+    assert live.diagnosis is not None and live.diagnosis.onset_step == 2
+    assert_shown_with_diagnosis(live.id, 2, "str_replace", tmp_path, verifier=shlex.join(PYTEST))
 
 
 def test_agent_hook_alone_without_a_run(repo: Path, tmp_path: Path, tracer: Tracer) -> None:
