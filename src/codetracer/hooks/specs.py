@@ -258,8 +258,17 @@ def codetracer_verification(
     (``Run.verification``, shown after the last step). Sent before ``run_finished``; a second call replaces the
     first.
 
-    :param verifier: what judged, in words (``"SWE-bench report.json"``, ``"terminal-bench tests"``, ``"pytest -q"``).
-    :param passed: the verdict; ``None`` when the verifier itself could not run (then ``output`` says why).
+    Offline extractors send what the artifacts say; live adapters send what the verifier codetracer ran said
+    (mini's and LangChain's ``verify=``, SWE-agent's ``verify`` callback, ``auto_retry(verify=...)``, ``codetracer
+    run --verify``), through :meth:`codetracer.core.checks.Check.emit`: its command, exit code and output when it
+    gives them (a shell command, a returned ``CompletedProcess``), else the bare verdict.
+
+    :param verifier: what judged, in words (``"SWE-bench report.json"``, ``"terminal-bench tests"``, ``"pytest -q"``,
+        ``"verify=tests_pass"``).
+    :param passed: the verdict; ``None`` when the verifier itself could not run -- a *verifier error*: the command
+        was not found, its module is not installed, it timed out, the callable raised. Then ``output`` starts with
+        ``"verifier error: <what broke>"`` and the run's outcome is the agent's own, never a failure the verifier
+        did not establish.
     :param output: the verifier's own output (test log), whole; the tree keeps head and tail of a huge one.
     :param failed_tests: ids of the tests that failed, as the verifier names them.
     :param passed_tests: ids of the tests that passed (may be empty when only a count is known).
