@@ -389,7 +389,9 @@ class Retrying:
             "with_diagnosis": self.diagnose,
             **({"message": record.message} if record.message else {}),
         }
-        if record.diagnosis is not None:
+        if record.diagnosis is not None and record.verdict.kind != "verifier_error":
+            # a verifier that could not run proved nothing against the agent: the attempt's tree stays undiagnosed
+            # (``unknown``); the diagnosis behind a retry's correction is in its replay record
             tree.diagnosis = record.diagnosis
         tracer = self.runner.tracer
         if not tracer.persist:
