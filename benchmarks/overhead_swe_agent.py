@@ -12,6 +12,11 @@ agent's thread, summed around every call SWE-agent makes into the hook; and the 
 loop (``on_run_start`` to ``on_run_done``, timed by a hook of our own in both arms) between untraced and traced runs,
 which alternate. Traced runs write to a temporary ``CODETRACER_HOME`` (journal + SQLite, as in use).
 
+A third arm times a hook whose 13 methods do nothing, wrapped the same way: the **floor** of the in-hook figure
+(SWE-agent's call into a hook, the wrapper, and the thread-CPU clock, which is a system call costing 2-3 µs on some
+virtual machines; after each second-long bash round trip the agent's thread runs cold, so every call costs several
+µs). codetracer's own share is the in-hook figure minus the floor.
+
 Needs SWE-agent and root (the ``local`` deployment writes ``/<repo>`` and ``/root/tools``):
 ``.tox/integration-sweagent/bin/python benchmarks/overhead_swe_agent.py [--steps 40] [--repeats 5]``.
 """
@@ -114,7 +119,25 @@ def timed(hook: SweAgentHook) -> dict[str, list[float]]:
     return spent
 
 
-def one_run(tmp: Path, steps: int, tracer: Tracer | None) -> dict[str, float]:
+class NoopHook:
+    """The 13 methods of SWE-agent's ``AbstractAgentHook``, doing nothing: the in-hook figure's floor."""
+
+    def on_init(self, **_: Any) -> None: ...
+    def on_tools_installation_started(self, **_: Any) -> None: ...
+    def on_setup_attempt(self, **_: Any) -> None: ...
+    def on_query_message_added(self, **_: Any) -> None: ...
+    def on_setup_done(self, **_: Any) -> None: ...
+    def on_run_start(self, **_: Any) -> None: ...
+    def on_step_start(self, **_: Any) -> None: ...
+    def on_model_query(self, **_: Any) -> None: ...
+    def on_actions_generated(self, **_: Any) -> None: ...
+    def on_action_started(self, **_: Any) -> None: ...
+    def on_action_executed(self, **_: Any) -> None: ...
+    def on_step_done(self, **_: Any) -> None: ...
+    def on_run_done(self, **_: Any) -> None: ...
+
+
+def one_run(tmp: Path, steps: int, tracer: Tracer | None, *, noop: bool = False) -> dict[str, float]:
     name = f"ctbench_{uuid.uuid4().hex[:10]}"
     repo = tmp / name
     repo.mkdir()
@@ -130,8 +153,8 @@ def one_run(tmp: Path, steps: int, tracer: Tracer | None) -> dict[str, float]:
     clock = LoopClock()
     agent.add_hook(clock)
     spent: dict[str, list[float]] = {}
-    if tracer is not None:
-        hook = SweAgentHook(tracer)
+    if tracer is not None or noop:
+        hook: Any = SweAgentHook(tracer) if tracer is not None else NoopHook()
         spent = timed(hook)
         agent.add_hook(hook)
     env = SWEEnv.from_config(EnvironmentConfig(deployment=LocalDeploymentConfig(), repo=LocalRepoConfig(path=repo)))
@@ -164,12 +187,14 @@ def main() -> None:
         tracer = Tracer(tmp / "home", load_plugins=False)
         one_run(tmp, args.steps, None)  # warm-up: imports, templates, the first bash session
         one_run(tmp, args.steps, tracer)
-        plain, traced = [], []
+        plain, traced, floor = [], [], []
         for _ in range(args.repeats):
             tracer.flush(60)  # the writer stores the previous run off the agent's thread; let it finish first
             plain.append(one_run(tmp, args.steps, None))
             tracer.flush(60)
             traced.append(one_run(tmp, args.steps, tracer))
+            tracer.flush(60)
+            floor.append(one_run(tmp, args.steps, None, noop=True))
         assert tracer.flush(60)
         assert all(len(r.steps) == args.steps for r in tracer.runs)
         tracer.close()
@@ -184,8 +209,10 @@ def main() -> None:
     step = statistics.median(r["wall"] / n for r in plain)
     for kind, label in (("in_hook", "wall"), ("in_hook_cpu", "CPU")):
         spent = statistics.median(r[kind] / n for r in traced)
+        empty = statistics.median(r[kind] / n for r in floor)
         print(f"in-hook {label} time (codetracer's code on the agent's thread): {spent * 1e6:7.1f} µs/step, "
-              f"{spent / step * 100:.3f} % of the untraced step")
+              f"{spent / step * 100:.3f} % of the untraced step; a hook doing nothing: {empty * 1e6:6.1f} µs/step; "
+              f"difference {(spent - empty) * 1e6:6.1f} µs/step")
     methods = sorted((k for k in traced[0] if k.startswith("cpu:")), key=lambda k: -traced[0][k])
     print("  CPU per step by hook method: " + ", ".join(
         f"{k[4:]} {statistics.median(r[k] / n for r in traced) * 1e6:.1f} µs" for k in methods[:5]))

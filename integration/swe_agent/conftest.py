@@ -62,8 +62,17 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
+class LeftPaths(list[str]):
+    """The extra paths a test's local deployment leaves (its repository copies ``/<name>``), removed afterwards."""
+
+    def clear_host(self) -> None:
+        """Remove now what the deployment left, so that a test can run a second agent on the same repository."""
+        for path in (*LEFT_BY_LOCAL_DEPLOYMENT, *self):
+            _remove(path)
+
+
 @pytest.fixture
-def local_deployment() -> Iterator[list[str]]:
+def local_deployment() -> Iterator[LeftPaths]:
     """Serialises SWE-agent's ``local`` deployment across processes and removes what it leaves on the host.
 
     Yields the list of extra paths to remove afterwards (a test appends its repository copy ``/<name>``)."""
@@ -76,12 +85,11 @@ def local_deployment() -> Iterator[list[str]]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for path in LEFT_BY_LOCAL_DEPLOYMENT:
             _remove(path)
-        extra: list[str] = []
+        extra = LeftPaths()
         try:
             yield extra
         finally:
-            for path in (*LEFT_BY_LOCAL_DEPLOYMENT, *extra):
-                _remove(path)
+            extra.clear_host()
 
 
 @pytest.fixture

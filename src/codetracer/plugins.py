@@ -41,6 +41,7 @@ LOCALIZER_MODULES: tuple[str, ...] = ("codetracer.localize.plugin",)
 
 MAPPERS: dict[str, str] = {
     "mini-swe-agent": "codetracer.adapters.mini_swe_agent.live:MessageMapper",
+    "swe-agent": "codetracer.adapters.swe_agent.steps:StepMapper",
     "openhands": "codetracer.adapters.openhands.live:EventMapper",
     "langchain": "codetracer.adapters.langchain.turns:TurnMapper",
     "langgraph": "codetracer.adapters.langchain.graph_turns:GraphMapper",

@@ -10,19 +10,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from codetracer.adapters.swe_agent.artifacts import _RunReader, _Source
-from codetracer.adapters.swe_agent.fields import (
-    FAILED_EXITS,
-    FRAMEWORK,
-    SWE_COMMANDS,
-    _function_call,
-    _open_file_from_state,
-    message_text,
-    observation_failed,
-)
+from codetracer.adapters.swe_agent.fields import FAILED_EXITS, FRAMEWORK, _open_file_from_state, message_text
+from codetracer.adapters.swe_agent.steps import MAPPER
 from codetracer.core import checks, ids
 from codetracer.core.checks import Check
 
@@ -32,13 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("codetracer.adapters.swe_agent")
 
-SUBMISSION_MARKER = "<<SWE_AGENT_SUBMISSION>>"
-"""What SWE-agent's ``submit`` tool prints around the patch; the agent replaces that output with the patch itself
-(empty when the patch is) before the step is recorded, so a call showing it is finished from ``on_step_done``."""
-
-_RETRY_TOKENS = ("###SWE-AGENT-RETRY-WITH-OUTPUT###", "###SWE-AGENT-RETRY-WITHOUT-OUTPUT###")
-"""Control tokens SWE-agent strips from an observation before it records it."""
-
 _F = TypeVar("_F", bound=Callable[..., Any])
 _reported: set[str] = set()
 
@@ -46,27 +30,44 @@ Verifier = Callable[[Any], Any]
 """``verify(result)``: ``result`` is what ``agent.run`` returns (an ``AgentRunResult``: ``info``, ``trajectory``)."""
 
 
+def _failed(name: str) -> None:
+    """Log the exception being handled, the first time the callback ``name`` fails (the agent goes on)."""
+    if name not in _reported:
+        _reported.add(name)
+        log.exception("codetracer: %s failed; the agent goes on, later failures there are not logged", name)
+
+
 def _guarded(method: _F) -> _F:
-    """Run a callback body so that nothing it raises reaches the agent; the first failure per callback is logged."""
+    """Run a callback body so that nothing it raises reaches the agent; the first failure per callback is logged.
+
+    The callbacks of every step guard themselves inline instead (``try``/``_failed``): a wrapper's extra frame
+    and keyword packing cost more than their whole body on the agent's thread."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             method(*args, **kwargs)
-        except Exception:  # tracing must never break the agent
-            name = method.__qualname__
-            if name not in _reported:
-                _reported.add(name)
-                log.exception("codetracer: %s failed; the agent goes on, later failures there are not logged", name)
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed(method.__qualname__)
 
     return wrapper  # type: ignore[return-value]
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
     """A field of a StepOutput / trajectory entry / info, whether it is an object or a dict."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(name, default)
     return getattr(obj, name, default)
+
+
+def _entry(entry: Any) -> list[Any]:
+    """What the mapper needs of a step recorded without the hook calls that announce one (a trajectory entry, or
+    the substitute StepOutput of a broken step): :data:`~codetracer.adapters.swe_agent.steps.STEP_FIELDS`. The
+    query the model saw is only counted (it is the whole history)."""
+    query = _get(entry, "query")
+    return [_get(entry, "response"), _get(entry, "output"), len(query) if isinstance(query, list) else None,
+            _get(entry, "thought"), _get(entry, "action"), _get(entry, "observation"),
+            _open_file_from_state(_get(entry, "state")), _get(entry, "tool_calls"), _get(entry, "exit_status")]
 
 
 def _text(value: Any) -> str:
@@ -166,18 +167,12 @@ class SweAgentHook:
         self._reset_step_state()
 
     def _reset_step_state(self) -> None:
-        self._n_steps = 0
-        self._accounted = 0  # trajectory entries already turned into steps
-        self._step_ts: float | None = None
-        self._query_ts: float | None = None
-        self._n_in: int | None = None
-        self._live_key: str | None = None
-        self._live_step: Any = None
+        self._record: Any = None  # the run's recorder (mapper "swe-agent"), once the run is announced
+        self._pending: list[list[Any]] = []  # items of hook calls that close or open nothing, for the next record
+        self._step_obj: Any = None  # the StepOutput on_actions_generated announced, until its step is closed
         self._live_action = ""
         self._live_output = ""
-        self._open_call: str | None = None
-        self._held_output: str | None = None
-        self._reader: _RunReader | None = None
+        self._traj_len = 0  # trajectory entries already handed to the mapper (or known not to be needed)
 
     # -- run lifecycle ------------------------------------------------------------------------------------------------
 
@@ -198,7 +193,7 @@ class SweAgentHook:
         self._reset_step_state()
         trajectory = _get(self._agent, "trajectory")
         if isinstance(trajectory, list):  # an agent run again keeps its old entries: count from here
-            self._accounted = len(trajectory)
+            self._traj_len = len(trajectory)
 
     def resume(self, parent_run_id: str | None) -> None:
         """The agent goes on from its current history (a retry of reflective replay): its next steps are a new run,
@@ -237,24 +232,26 @@ class SweAgentHook:
         if self._first_run is None:
             self._first_run = run_id
         self.run_ids.append(run_id)
-        self._reader = _RunReader(_Source(Path(f"<live {run_id}>")), self.ev, run_id, "")
-        self.ev.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=time.time())
+        now = time.time()
+        self.ev.run_started(run_id, FRAMEWORK, task=task, metadata=meta, parent_run_id=parent, timestamp=now)
         told = [("system", self._system), ("user", self._task), *(("user", m) for m in self._resumed or ())]
         self._resumed = None
         for role, found in told:
             if found is not None and found[0]:
                 ref = None if found[1] is None else f"history[{found[1]}]"
                 self.ev.message(run_id, role, found[0], raw_ref=ref)
+        self._record = self.ev.recorder(run_id, MAPPER)
+        self._record([["init", self._traj_len, model]], now)
         return run_id
 
     def _finish(self, info: Any, *, exit_status: str | None, note: str | None = None) -> None:
         if not self._open or self._run_id is None:
             return
-        self._close_live_step()
         run_id, now = self._run_id, time.time()
+        self._flush(["e", now, note, self._live_observation()], now)  # the mapper closes the step and says why
+        self._step_obj = None
         end = _end_metadata(info) if info is not None else {}
         if note:
-            self.ev.error(run_id, note, kind="Incomplete", timestamp=now)
             end["incomplete"] = True
         outcome = outcome_of(info, exit_status) if info is not None else "failed"
         if info is not None and self.verify is not None:
@@ -293,101 +290,38 @@ class SweAgentHook:
         name = _get(_get(model, "config"), "name")
         return name if isinstance(name, str) else None
 
-    # -- steps --------------------------------------------------------------------------------------------------------
+    # -- what the mapper gets ----------------------------------------------------------------------------------------
 
-    def _start_step(self, thought: Any, output: Any, query_len: int | None, ts: float | None) -> str:
-        """step_started plus the LLM call that produced the step's answer."""
-        run_id = self._ensure_run()
-        self._n_steps += 1
-        key = str(self._n_steps)
-        ref = f"trajectory[{self._accounted}]"
-        now = time.time()
-        self.ev.step_started(run_id, key, thought=_text(thought) or None, raw_ref=ref, timestamp=ts or now)
-        if isinstance(output, str):
-            llm_id = f"{key}/llm"
-            self.ev.llm_call_started(
-                run_id, key, llm_id, model=self._model_name(), input_messages=query_len, timestamp=self._query_ts or ts
-            )
-            self.ev.llm_call_finished(run_id, llm_id, response=output, timestamp=now)
-        return key
-
-    def _start_action(self, key: str, action: str, tool_calls: Any) -> str | None:
-        """The tool call of a step, named and with edits as the extractor names them."""
-        if not action.strip():
-            return None
-        assert self._run_id is not None and self._reader is not None
-        fc_name, arguments, fc_id = _function_call(tool_calls)
-        first = action.split(None, 1)[0]
-        tool = fc_name or (first if first in SWE_COMMANDS else "bash")
-        edits = self._reader._edits(tool, action, arguments)
-        call_id = f"{key}/{fc_id or 'tool'}"
-        self.ev.tool_call_started(
-            self._run_id, key, call_id, tool, arguments=arguments, command=action, edits=edits,
-            raw_ref=f"trajectory[{self._accounted}]", timestamp=time.time(),
-        )
-        return call_id
-
-    def _finish_call(self, output: str | None, *, is_error: bool | None = None) -> None:
-        if self._open_call is None or self._run_id is None:
+    def _flush(self, item: list[Any], ts: float) -> None:
+        """One record: the items waiting and ``item`` (:mod:`codetracer.adapters.swe_agent.steps` maps them)."""
+        record = self._record
+        if record is None:  # not announced yet (a query before any step): the items wait for the run
+            self._pending.append(item)
             return
-        failed = observation_failed(output) if is_error is None else is_error
-        self.ev.tool_call_finished(self._run_id, self._open_call, output=output, is_error=failed, timestamp=time.time())
-        self._open_call = None
-        self._held_output = None
-        if self._reader is not None:
-            self._reader.prev_observation = output
+        if self._pending:
+            payload, self._pending = [*self._pending, item], []
+        else:
+            payload = [item]
+        record(payload, ts)
 
-    def _close_live_step(self, observation: str | None = None, *, is_error: bool | None = None) -> None:
-        """Close the step opened by ``on_actions_generated`` (its call with ``observation`` if still open)."""
-        if self._live_key is None or self._run_id is None:
-            return
-        if self._open_call is not None:
-            output = observation if observation is not None else self._held_output
-            if output is None:
-                output = _text(_get(self._live_step, "observation"))
-            self._finish_call(output, is_error=is_error)
-        self.ev.step_finished(self._run_id, self._live_key, timestamp=time.time())
-        self._live_key = None
-        self._live_step = None
+    def _live_observation(self) -> str | None:
+        """The observation of the step on_actions_generated announced, as it stands now (what closes the step if
+        nothing better arrives); ``None`` when no such step is open."""
+        step = self._step_obj
+        return None if step is None else _text(_get(step, "observation"))
 
-    def _emit_recorded(self, entry: Any) -> None:
-        """A whole step at once, from a trajectory entry or a StepOutput no earlier hook call announced."""
-        output = _get(entry, "response")
-        if output is None:
-            output = _get(entry, "output")
-        query = _get(entry, "query")
-        key = self._start_step(_get(entry, "thought"), output, len(query) if isinstance(query, list) else None,
-                               time.time())
-        self._note_state(_get(entry, "state"))
-        action = _text(_get(entry, "action"))
-        observation = _get(entry, "observation")
-        observation = observation if isinstance(observation, str) else None
-        self._open_call = self._start_action(key, action, _get(entry, "tool_calls"))
-        assert self._run_id is not None
-        if self._open_call is not None:
-            self._finish_call(observation)
-        elif observation:
-            self.ev.observation(self._run_id, key, observation, raw_ref=f"trajectory[{self._accounted}]",
-                                timestamp=time.time())
-            if self._reader is not None:
-                self._reader.prev_observation = observation
-        self.ev.step_finished(self._run_id, key, timestamp=time.time())
-        self._accounted += 1
-
-    def _catch_up(self, upto_end: int = 0) -> None:
-        """Steps the agent recorded without any hook call for them (answers that failed to parse and were re-queried):
-        read them from the agent's own trajectory, which is what the ``.traj`` file will hold."""
+    def _new_entries(self, upto: int) -> tuple[int, list[list[Any]]]:
+        """Trajectory entries ``[handed over, upto)`` in the mapper's form; from now on all up to ``upto`` count as
+        handed over."""
+        first, self._traj_len = self._traj_len, max(self._traj_len, upto)
+        if upto <= first:
+            return first, []
         trajectory = _get(self._agent, "trajectory")
-        if not isinstance(trajectory, list):
-            return
-        end = len(trajectory) - upto_end
-        while self._accounted < end:
-            self._emit_recorded(trajectory[self._accounted])
+        return first, [_entry(e) for e in trajectory[first:upto]]
 
-    def _note_state(self, state: Any) -> None:
-        open_file = _open_file_from_state(state)
-        if open_file and self._reader is not None:
-            self._reader.last_open = open_file
+    def _trajectory_len(self) -> int | None:
+        trajectory = _get(self._agent, "trajectory")
+        return len(trajectory) if isinstance(trajectory, list) else None
 
     # -- AbstractAgentHook --------------------------------------------------------------------------------------------
 
@@ -404,8 +338,15 @@ class SweAgentHook:
     def on_setup_attempt(self, **_: Any) -> None:
         self._begin_attempt()
 
+    def on_query_message_added(self, **message: Any) -> None:
+        """Before the first step: the system prompt and the task (the first user message that is no demonstration).
+        Later messages repeat what the step hooks already told (a resumed run keeps the user messages added before its
+        first step: the correction)."""
+        if not self._started:  # once started, a message costs this one test
+            self._message_before_start(**message)
+
     @_guarded
-    def on_query_message_added(
+    def _message_before_start(
         self,
         *,
         agent: Any = None,
@@ -415,9 +356,6 @@ class SweAgentHook:
         is_demo: bool = False,
         **_: Any,
     ) -> None:
-        """Before the first step: the system prompt and the task (the first user message that is no demonstration).
-        Later messages repeat what the step hooks already told (a resumed run keeps the user messages added before its
-        first step: the correction)."""
         text = message_text(content)
         history = _get(self._agent, "history")
         index = len(history) if isinstance(history, list) else None  # the hook is called before the append
@@ -447,77 +385,81 @@ class SweAgentHook:
         if self._attempt >= 0 and not self._run_done and not self._started:
             self._ensure_run()
 
-    @_guarded
     def on_step_start(self, **_: Any) -> None:
-        if self._run_done:  # a step without any setup we saw (hook added late): a fresh run
-            self._begin_attempt()
-        self._ensure_run()
-        self._close_live_step()
-        self._step_ts = time.time()
-        self._query_ts = None
+        try:
+            if self._run_done:  # a step without any setup we saw (hook added late): a fresh run
+                self._begin_attempt()
+            if not self._started:
+                self._ensure_run()
+            step = self._step_obj
+            self._pending.append(["s", time.time(), None if step is None else _text(_get(step, "observation"))])
+            self._step_obj = None
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed("SweAgentHook.on_step_start")
 
-    @_guarded
     def on_model_query(self, *, messages: Any = None, agent: Any = None, **_: Any) -> None:
         """A (re-)query. A re-query inside one step means the previous answer was rejected: it is a step of its own
-        in the trajectory, closed here, and answers that never reached ``on_actions_generated`` are caught up."""
-        if self._live_key is not None:
-            self._close_live_step()
-            self._accounted += 1
-        if self._started:
-            self._catch_up()
-        self._query_ts = time.time()
-        self._n_in = len(messages) if isinstance(messages, list) else None
+        in the trajectory (the mapper closes it), and answers that never reached ``on_actions_generated`` are caught
+        up from the trajectory entries handed over here."""
+        try:
+            ts = time.time()
+            end = self._trajectory_len() if self._started else None
+            first, entries = self._new_entries(end) if end is not None else (0, [])
+            n_in = len(messages) if isinstance(messages, list) else None
+            self._pending.append(["q", ts, n_in, first, entries, end, self._live_observation()])
+            self._step_obj = None
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed("SweAgentHook.on_model_query")
 
-    @_guarded
     def on_actions_generated(self, *, step: Any = None, **_: Any) -> None:
-        if self._live_key is not None:  # two answers without a query between: close the first
-            self._close_live_step()
-            self._accounted += 1
-        query = _get(step, "query")
-        n_in = len(query) if isinstance(query, list) and query else self._n_in
-        ts = self._step_ts or self._query_ts
-        self._step_ts = None  # a re-queried answer starts its step at its own query
-        output = _get(step, "output")
-        key = self._start_step(_get(step, "thought"), output if isinstance(output, str) else "", n_in, ts)
-        self._live_key, self._live_step = key, step
-        self._live_action, self._live_output = _text(_get(step, "action")), _text(output)
-        self._open_call = self._start_action(key, self._live_action, _get(step, "tool_calls"))
+        try:
+            if not self._started:
+                self._ensure_run()
+            ts = time.time()
+            query = _get(step, "query")
+            output = _text(_get(step, "output"))
+            action = _text(_get(step, "action"))
+            self._flush(["a", ts, _text(_get(step, "thought")), output, action, _get(step, "tool_calls"),
+                         len(query) if isinstance(query, list) and query else None, self._live_observation()], ts)
+            self._step_obj, self._live_action, self._live_output = step, action, output
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed("SweAgentHook.on_actions_generated")
 
-    @_guarded
     def on_action_started(self, **_: Any) -> None:
         """The tool call is already open since ``on_actions_generated`` (``exit`` never gets here)."""
 
-    @_guarded
     def on_action_executed(self, *, step: Any = None, **_: Any) -> None:
-        observation = _get(step, "observation")
-        if not isinstance(observation, str):
-            return
-        for token in _RETRY_TOKENS:
-            observation = observation.replace(token, "")
-        if SUBMISSION_MARKER in observation:
-            self._held_output = observation  # the agent swaps in the patch before it records the step
-            return
-        self._finish_call(observation)
+        try:
+            observation = _get(step, "observation")
+            if isinstance(observation, str) and self._record is not None:
+                ts = time.time()
+                self._flush(["x", ts, observation], ts)
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed("SweAgentHook.on_action_executed")
 
-    @_guarded
     def on_step_done(self, *, step: Any = None, info: Any = None, **_: Any) -> None:
-        self._ensure_run()
+        try:
+            self._step_done(step, info)
+        except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
+            _failed("SweAgentHook.on_step_done")
+
+    def _step_done(self, step: Any, info: Any) -> None:
+        if not self._started:
+            self._ensure_run()
+        ts = time.time()
         action, output = _text(_get(step, "action")), _text(_get(step, "output"))
-        observation = _get(step, "observation")
-        observation = observation if isinstance(observation, str) else None
-        if self._live_key is not None and (action, output) == (self._live_action, self._live_output):
-            self._note_state(_get(step, "state"))
-            self._close_live_step(observation)
-            self._accounted += 1
+        matched = self._step_obj is not None and (action, output) == (self._live_action, self._live_output)
+        if matched:
+            observation = _get(step, "observation")
+            fields: list[Any] = [observation if isinstance(observation, str) else None,
+                                 _open_file_from_state(_get(step, "state"))]
         else:
-            if self._live_key is not None:  # its command broke the step; the agent recorded a substitute step
-                assert self._run_id is not None
-                self.ev.error(self._run_id, _text(_get(step, "thought")) or "the step failed",
-                              step_key=self._live_key, kind=_get(step, "exit_status") or "StepError",
-                              timestamp=time.time())
-                self._close_live_step(is_error=True)
-            self._catch_up(upto_end=1)
-            self._emit_recorded(step)
+            fields = _entry(step)
+        end = self._trajectory_len()
+        first, entries = self._new_entries(end - 1) if end is not None else (0, [])
+        self._traj_len = max(self._traj_len, end or 0)
+        self._flush(["d", ts, matched, fields, first, entries, end], ts)
+        self._step_obj = None
         if _get(step, "done"):
             status = _get(step, "exit_status")
             if not isinstance(status, str):

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from codetracer.adapters.swe_agent.hook import SUBMISSION_MARKER, SweAgentHook, outcome_of
+from codetracer.adapters.swe_agent.hook import SweAgentHook, outcome_of
 from codetracer.adapters.swe_agent.run_hook import SweAgentRunHook
+from codetracer.adapters.swe_agent.steps import SUBMISSION_MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.tracer import Tracer
