@@ -490,3 +490,34 @@ def test_against_the_real_sweagent_hook_classes() -> None:
     combined = abstract.CombinedAgentHook()
     combined.add_hook(SweAgentHook(Tracer(persist=False, load_plugins=False)))
     combined.on_step_start()  # the real dispatcher calls it as SWE-agent does
+
+
+def test_a_killed_run_recovers_from_its_journal_with_the_steps_it_had(shared: Path, home: Path, strict: None) -> None:
+    """The steps are journaled as the hook's records (mapper ``"swe-agent"``) and mapped when the tree is built: the
+    journal of a run that never ended (the last ``on_step_done`` never came: a killed process) maps, through its JSON
+    lines, to the tree the open run's records in memory give, steps and the call in flight included."""
+    from codetracer.core.builder import to_run
+    from codetracer.core.journal import read_ops
+    from codetracer.core.runlog import build_tree
+
+    calls = load_calls(fixture(shared, PAIRS["function-calling"][0]))
+    last_done = max(i for i, (name, _) in enumerate(calls) if name == "on_step_done")
+    tracer = Tracer(load_plugins=False)
+    hook = SweAgentHook(tracer)
+    replay(hook, calls[:last_done])
+    (run_id,) = hook.run_ids
+    path = tracer.journal.path_of(run_id) if tracer.journal is not None else None
+    assert path is not None
+    ops, skipped = read_ops(path)
+    assert skipped == 0 and {op[2] for op in ops if op[0] == "record"} == {"swe-agent"}
+    recovered = to_run(build_tree(ops, closed_at=ops[-1][-1]))
+    kept = tracer.builder.snapshot(run_id)
+    tracer.close()
+    assert kept is not None and kept.steps
+    done, in_flight = summary(recovered)["steps"], summary(kept)["steps"]
+    assert done[:-1] == in_flight[:-1]
+    # the step whose end never came: the same thought and calls, and recovery closes it as incomplete
+    assert done[-1]["thought"] == in_flight[-1]["thought"] == "bye"
+    assert [c[:6] for c in done[-1]["calls"]] == [c[:6] for c in in_flight[-1]["calls"]]
+    assert done[-1]["complete"] is False and recovered.complete is False
+    assert len(recovered.steps) == len(live_runs(calls)[0].steps)  # only the last step's end was missing
