@@ -60,6 +60,38 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def _fields(obj: Any) -> Mapping[str, Any]:
+    """The fields of a StepOutput as one dict to read with ``.get``: its ``__dict__`` (pydantic and plain objects keep
+    their fields there), the dict itself, or, for anything else, a mapping that reads through :func:`_get`. One
+    attribute read instead of a call and an ``isinstance`` per field: on the agent's thread, cold after every
+    command, each costs several µs."""
+    if type(obj) is dict:
+        return obj
+    found = getattr(obj, "__dict__", None)
+    if type(found) is dict and "action" in found:
+        return found
+    return _Fields(obj)
+
+
+class _Fields(Mapping[str, Any]):
+    """:func:`_get` over an object whose fields are not in its ``__dict__`` (slots, properties, odd mappings)."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        return _get(self._obj, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return _get(self._obj, name, default)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
 def _entry(entry: Any) -> list[Any]:
     """What the mapper needs of a step recorded without the hook calls that announce one (a trajectory entry, or
     the substitute StepOutput of a broken step): :data:`~codetracer.adapters.swe_agent.steps.STEP_FIELDS`. The
@@ -416,10 +448,11 @@ class SweAgentHook:
             if not self._started:
                 self._ensure_run()
             ts = time.time()
-            query = _get(step, "query")
-            output = _text(_get(step, "output"))
-            action = _text(_get(step, "action"))
-            self._flush(["a", ts, _text(_get(step, "thought")), output, action, _get(step, "tool_calls"),
+            f = _fields(step)
+            query = f.get("query")
+            output = _text(f.get("output"))
+            action = _text(f.get("action"))
+            self._flush(["a", ts, _text(f.get("thought")), output, action, f.get("tool_calls"),
                          len(query) if isinstance(query, list) and query else None, self._live_observation()], ts)
             self._step_obj, self._live_action, self._live_output = step, action, output
         except Exception:  # noqa: BLE001 - tracing must never break the agent (_failed logs it)
@@ -430,7 +463,7 @@ class SweAgentHook:
 
     def on_action_executed(self, *, step: Any = None, **_: Any) -> None:
         try:
-            observation = _get(step, "observation")
+            observation = _fields(step).get("observation")
             if isinstance(observation, str) and self._record is not None:
                 ts = time.time()
                 self._flush(["x", ts, observation], ts)
@@ -447,21 +480,26 @@ class SweAgentHook:
         if not self._started:
             self._ensure_run()
         ts = time.time()
-        action, output = _text(_get(step, "action")), _text(_get(step, "output"))
+        f = _fields(step)
+        action, output = _text(f.get("action")), _text(f.get("output"))
         matched = self._step_obj is not None and (action, output) == (self._live_action, self._live_output)
         if matched:
-            observation = _get(step, "observation")
+            observation = f.get("observation")
             fields: list[Any] = [observation if isinstance(observation, str) else None,
-                                 _open_file_from_state(_get(step, "state"))]
+                                 _open_file_from_state(f.get("state"))]
         else:
             fields = _entry(step)
-        end = self._trajectory_len()
-        first, entries = self._new_entries(end - 1) if end is not None else (0, [])
-        self._traj_len = max(self._traj_len, end or 0)
+        trajectory = _get(self._agent, "trajectory")
+        if isinstance(trajectory, list):
+            end: int | None = len(trajectory)
+            first, entries = self._new_entries(len(trajectory) - 1)
+            self._traj_len = max(self._traj_len, len(trajectory))
+        else:
+            end, first, entries = None, 0, []
         self._flush(["d", ts, matched, fields, first, entries, end], ts)
         self._step_obj = None
-        if _get(step, "done"):
-            status = _get(step, "exit_status")
+        if f.get("done"):
+            status = f.get("exit_status")
             if not isinstance(status, str):
                 status = _get(info, "exit_status")
             self._finish(info, exit_status=status if isinstance(status, str) else None)
