@@ -44,7 +44,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if more:
             print(note, file=sys.stderr)  # stdout stays one JSON object per line
         return 0
-    width = max(24, min(60, max(len(r[0].id) for r in rows) + 4))
+    width = max(24, min(66, max(len(r[0].id) for r in rows) + 6))  # room for the attempts' "  N. "
     print(ls_header(width))
     shown: set[str] = set()
     for summary, head, sequence in rows:

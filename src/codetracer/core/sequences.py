@@ -205,12 +205,13 @@ class RunSequence:
         return None
 
     def budget_line(self) -> str:
-        """``7 of 12 steps`` (and the other axes that were bounded), or ``7 steps`` without a budget."""
+        """``7 of 12 steps`` (and the other axes that were bounded: ``cost 0.05 of 3``), or ``7 steps`` without a
+        step budget."""
         used, given = self.used, self.budget
         parts = [_of(used.get("steps", 0), given.get("steps"), "steps")]
-        for axis, unit in (("tokens", "tokens"), ("cost", "cost"), ("seconds", "s")):
+        for axis, unit in (("tokens", "tokens"), ("cost", "cost"), ("seconds", "seconds")):
             if given.get(axis) is not None:
-                parts.append(_of(used.get(axis, 0), given[axis], unit))
+                parts.append(f"{unit} {_of(used.get(axis, 0), given[axis], '').strip()}")
         return ", ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -226,7 +227,7 @@ class RunSequence:
 
 
 def _of(used: Any, given: Any, unit: str) -> str:
-    used_text = f"{used:g}" if isinstance(used, float) else str(used)
+    used_text = f"{used:.4g}" if isinstance(used, float) else str(used)
     if given is None:
         return f"{used_text} {unit}"
     given_text = f"{given:g}" if isinstance(given, float) else str(given)
