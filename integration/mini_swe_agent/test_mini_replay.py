@@ -42,12 +42,15 @@ The wrong turn was your step 2 of 3: `sed -i 's/sum(values)/round(sum(values))/'
 It answered: <returncode>0</returncode>
 <output>
 </output>
-What went wrong: the last edit is never verified before the run ends; no stage of the run ever verifies its changes
+What went wrong: the verifier after the run (python -m pytest -q -p no:cacheprovider) judged its change to calc.py: \
+test_calc.py::test_mean fails; the last edit is never verified before the run ends; no stage of the run ever \
+verifies its changes
 What to undo: the effects of `sed -i 's/sum(values)/round(sum(values))/' calc.py` (check the current state of the \
 files first).
-What to do instead: Run the relevant tests after the edit at step 2 before submitting.
+What to do instead: Revisit the edit at step 2: the verifier that judged the run fails (test_calc.py::test_mean \
+failed); run the relevant tests after a change and fix it before submitting.
 Continue from there; do not repeat the failed approach."""
-"""What the agent is sent after its wrong edit, word for word (the message docs/replay.md shows)."""
+"""What the agent is sent after its wrong edit, word for word (the verifier's failing test included)."""
 
 WRONG = [
     ("Let me read the code.", "cat calc.py"),
