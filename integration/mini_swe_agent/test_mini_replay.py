@@ -30,8 +30,27 @@ from codetracer.core.store import Store
 from codetracer.core.tracer import Tracer
 from codetracer.replay import HEADER, PLAIN_RETRY, Budget
 
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from sequence_checks import assert_one_sequence
+
 WRONG_EDIT = "sed -i 's/sum(values)/round(sum(values))/' calc.py"
 PYTEST = "python -m pytest -q -p no:cacheprovider"
+
+CORRECTION = """\
+[codetracer] Your previous attempt failed.
+The wrong turn was your step 2 of 3: `sed -i 's/sum(values)/round(sum(values))/' calc.py`.
+It answered: <returncode>0</returncode>
+<output>
+</output>
+What went wrong: the verifier after the run (python -m pytest -q -p no:cacheprovider) judged its change to calc.py: \
+test_calc.py::test_mean fails; the last edit is never verified before the run ends; no stage of the run ever \
+verifies its changes
+What to undo: the effects of `sed -i 's/sum(values)/round(sum(values))/' calc.py` (check the current state of the \
+files first).
+What to do instead: Revisit the edit at step 2: the verifier that judged the run fails (test_calc.py::test_mean \
+failed); run the relevant tests after a change and fix it before submitting.
+Continue from there; do not repeat the failed approach."""
+"""What the agent is sent after its wrong edit, word for word (the verifier's failing test included)."""
 
 WRONG = [
     ("Let me read the code.", "cat calc.py"),
@@ -115,9 +134,10 @@ def test_retry_with_diagnosis_recovers_in_the_same_history(project: Path, tracer
     assert child.parent_run_id == root.id and root.parent_run_id is None
     assert (str(root.outcome), str(child.outcome)) == ("failed", "solved")
     assert [s.tool_calls[0].action.command for s in child.steps] == [c for _, c in RECOVERY]  # type: ignore[union-attr]
-    assert child.task == TASK
+    # one task per sequence: the retry carries the first run's task (mini's rendered instance template)
+    assert root.task is not None and TASK in root.task and child.task == root.task
     assert [(m.role, m.content.text) for m in child.messages] == [("user", first.message)]
-    assert agent.model.corrections == [first.message]
+    assert agent.model.corrections == [first.message] == [CORRECTION]  # what the agent got, word for word
 
     store = Store(config.store_path(home), project="tests")
     try:
@@ -126,8 +146,11 @@ def test_retry_with_diagnosis_recovers_in_the_same_history(project: Path, tracer
         assert saved_root.metadata["replay"]["attempt"] == 1 and saved_root.metadata["replay"]["verdict"] == "verify"
         assert store.load_run(child.id).parent_run_id == root.id
         assert store.load_run(child.id).metadata["replay"]["success"] is True
+        assert store.load_run(child.id).task == saved_root.task
     finally:
         store.close()
+    sequence = assert_one_sequence(retrying.run_ids, [CORRECTION], outcome="solved")
+    assert [m["n_steps"] for m in sequence["members"]] == [3, 4] and sequence["stop_reason"] == "succeeded"
 
 
 def test_plain_retry_without_diagnosis_repeats_the_mistake(project: Path, tracer: Tracer) -> None:
@@ -159,6 +182,10 @@ def test_budget_left_caps_the_retry_with_minis_own_limit(project: Path, tracer: 
     assert [a.usage.steps for a in retrying.attempts] == [3, 2]
     assert retrying.used is not None and retrying.used.steps == 5
     assert agent.config.step_limit == 0  # the user's own limit is put back
+    assert agent.model.corrections == [CORRECTION]
+    sequence = assert_one_sequence(retrying.run_ids, [CORRECTION], budget_steps=5, outcome="failed")
+    assert [m["n_steps"] for m in sequence["members"]] == [3, 2]
+    assert sequence["stop_reason"] == "budget exhausted (steps)"
 
 
 def test_a_verifier_that_raises_is_a_failure_not_a_crash(project: Path, tracer: Tracer) -> None:

@@ -31,6 +31,7 @@ _LAZY = {
     "verdict": "codetracer.verdicts",
     "Budget": "codetracer.replay.policy",
     "RetryPolicy": "codetracer.replay.policy",
+    "OutOfBudget": "codetracer.replay.engine",
 }
 
 __all__ = [*_LAZY, "get_tracer", "__version__"]

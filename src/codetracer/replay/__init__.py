@@ -16,6 +16,7 @@ from codetracer.replay.engine import (
     AttemptRunner,
     DefaultDiagnosis,
     Judge,
+    OutOfBudget,
     Retrying,
     auto_retry,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "CommandVerifier",
     "DefaultDiagnosis",
     "Judge",
+    "OutOfBudget",
     "RetryPolicy",
     "Retrying",
     "Snapshot",

@@ -4,7 +4,8 @@ Per attempt:
 
 1. an :class:`AttemptRunner` (one per framework, in ``codetracer.adapters.<fw>.replay``) runs the agent -- the
    first attempt as the caller asked, later ones resumed *in the same run* (same conversation, same agent history,
-   same graph thread) -- traced live, with ``parent_run_id`` pointing at the first attempt's run;
+   same graph thread) -- traced live, with ``parent_run_id`` pointing at the previous attempt's run (a chain whose
+   first run is the sequence's root);
 2. the policy judges it (exception, the agent's own exit, the shared budget, the verifier) before the traced run is
    closed, so the tree carries the verdict as its outcome;
 3. on failure ``pm.hook.codetracer_on_failure(run=tree, attempt=n)`` fires once; the first plugin answering wins,
@@ -14,7 +15,13 @@ Per attempt:
    through the framework's own channel; the next attempt starts with it.
 
 Every attempt's tree is stored with its diagnosis and a ``replay`` entry in its metadata (attempt number, verdict,
-budget used), so ``codetracer ls`` / ``show`` tell the story. Nothing here imports a framework.
+the sequence's root, the budget given and used so far, the correction sent, and on the last attempt the stop
+reason), so ``codetracer ls`` / ``show`` / ``report`` tell the whole sequence from any attempt
+(:mod:`codetracer.core.sequences` reads it back). Nothing here imports a framework.
+
+Running out of the shared budget ends the sequence with a value, never with the framework's own limit exception:
+when the last attempt raised because codetracer's limit stopped it (LangGraph's ``GraphRecursionError``, ...),
+``run()`` returns an :class:`OutOfBudget` carrying the ``stop_reason``.
 """
 
 from __future__ import annotations
@@ -145,6 +152,11 @@ class AttemptRunner:
 
     # -- shared -------------------------------------------------------------------------------------------------------
 
+    def partial_value(self, result: AttemptResult) -> Any:
+        """What the agent had got to when its framework stopped it on the budget (e.g. a graph thread's state);
+        ``None`` when the framework keeps nothing. Becomes :attr:`OutOfBudget.value`."""
+        return None
+
     def correction(self, run: Run, diagnosis: Diagnosis, attempt: int = 1) -> str:
         """The message for the agent: the diagnosis in its terms (or the plain retry line in the no-diagnosis arm)."""
         if not self.with_diagnosis:
@@ -177,6 +189,27 @@ class Attempt:
             "delivered": self.delivered,
             "rolled_back": self.rolled_back,
         }
+
+
+@dataclass
+class OutOfBudget:
+    """What :meth:`Retrying.run` returns when the shared budget stopped the last attempt by raising inside the
+    framework: the sequence ended on the budget, which is a result (why, how far it got), not a crash.
+
+    :param stop_reason: why the sequence ended (as :attr:`Retrying.stop_reason`).
+    :param error: the framework's own exception (e.g. ``GraphRecursionError``), kept for inspection, not raised.
+    :param value: what the agent had got to (:meth:`AttemptRunner.partial_value`), or ``None``.
+    """
+
+    stop_reason: str
+    error: BaseException
+    value: Any = None
+    attempts: int = 0
+    used: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:  # `if result:` reads as "did it work"
+        return False
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -275,7 +308,9 @@ class Retrying:
         """Run attempts until one succeeds or the policy stops; returns the last attempt's value.
 
         The last attempt's exception is raised again when it failed by raising (so callers see what they would
-        have seen without codetracer); exceptions of earlier attempts are recorded and retried.
+        have seen without codetracer); exceptions of earlier attempts are recorded and retried. One exception: when
+        the budget stopped it (the framework's limit, set by codetracer to what the shared budget had left), an
+        :class:`OutOfBudget` is returned instead.
         """
         policy, runner = self.policy, self.runner
         self.budget = policy.budget.merged(runner.default_budget())
@@ -286,6 +321,7 @@ class Retrying:
         runner.rolled_back = []
         workspace = policy.workspace or runner.workspace()
         root: str | None = None
+        previous: str | None = None
         last = AttemptResult()
         store = None
         try:
@@ -294,7 +330,8 @@ class Retrying:
                 judge = Judge(policy, workspace, meter)
                 started = time.monotonic()
                 runner.last_attempt = n
-                last = runner.attempt(n, args, kwargs, parent_run_id=root, remaining=meter.remaining(), judge=judge)
+                last = runner.attempt(n, args, kwargs, parent_run_id=previous, remaining=meter.remaining(),
+                                      judge=judge)
                 verdict = judge(
                     result=last.value, error=last.error, exit_status=last.exit_status, agent_failed=last.agent_failed
                 )
@@ -302,18 +339,19 @@ class Retrying:
                 usage = Usage.of_run(tree, seconds=time.monotonic() - started)
                 meter.charge(usage)
                 root = root or last.run_id
+                previous = last.run_id or previous
                 record = Attempt(n, last.run_id, verdict, usage)
                 self.attempts.append(record)
                 if verdict.success:
                     self.stop_reason = "succeeded"
-                    store = self._annotate(tree, record, store)
+                    store = self._annotate(tree, record, store, root)
                     break
                 diagnosis = self._diagnosis(tree, n) if self.diagnose else None
                 record.diagnosis = diagnosis
                 reason = self._stop(n, verdict, meter, tree, diagnosis)
                 if reason is not None:
                     self.stop_reason = reason
-                    store = self._annotate(tree, record, store)
+                    store = self._annotate(tree, record, store, root)
                     break
                 assert tree is not None
                 runner.rolled_back = []
@@ -325,9 +363,10 @@ class Retrying:
                 delivered = self.pm.hook.codetracer_reinject(run=tree, diagnosis=used, handle=runner)
                 record.delivered = bool(delivered)
                 record.message = runner.correction(tree, used, n)
-                store = self._annotate(tree, record, store)
                 if not delivered:
                     self.stop_reason = "no plugin could deliver the diagnosis to this agent"
+                store = self._annotate(tree, record, store, root)
+                if not delivered:
                     break
             else:  # pragma: no cover - the loop always breaks on its last attempt
                 self.stop_reason = "max_attempts"
@@ -335,6 +374,15 @@ class Retrying:
             if store is not None:
                 store.close()
         if last.error is not None and not self.succeeded:
+            if self.attempts and self.attempts[-1].verdict.kind == "budget":
+                return OutOfBudget(
+                    stop_reason=self.stop_reason or "budget exhausted",
+                    error=last.error,
+                    value=runner.partial_value(last),
+                    attempts=len(self.attempts),
+                    used=meter.used.as_dict(),
+                    budget=vars(self.budget),
+                )
             raise last.error
         return last.value
 
@@ -379,15 +427,23 @@ class Retrying:
         found = self.pm.hook.codetracer_on_failure(run=tree, attempt=attempt)
         return found if isinstance(found, Diagnosis) else None
 
-    def _annotate(self, tree: Run | None, record: Attempt, store: Any) -> Any:
-        """Keep the diagnosis and the replay facts on the attempt's tree, in memory and in the store."""
+    def _annotate(self, tree: Run | None, record: Attempt, store: Any, root: str | None) -> Any:
+        """Keep the diagnosis and the replay facts on the attempt's tree, in memory and in the store.
+
+        Each attempt carries what a reader of *any* attempt needs to tell the sequence: its root, the budget given
+        and used up to and including this attempt, the correction it was sent off with, and -- on the last one --
+        why the sequence ended (``stop_reason``; absent on an attempt that was followed by another)."""
         if tree is None:
             return store
         tree.metadata["replay"] = {
             **record.as_dict(),
+            "sequence": root or record.run_id,
             "max_attempts": self.policy.max_attempts,
             "with_diagnosis": self.diagnose,
+            "budget": None if self.budget is None else {k: v for k, v in vars(self.budget).items() if v is not None},
+            "used": None if self.used is None else self.used.as_dict(),
             **({"message": record.message} if record.message else {}),
+            **({"stop_reason": self.stop_reason} if self.stop_reason else {}),
         }
         if record.diagnosis is not None and record.verdict.kind != "verifier_error":
             # a verifier that could not run proved nothing against the agent: the attempt's tree stays undiagnosed

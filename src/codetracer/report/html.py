@@ -31,7 +31,9 @@ from typing import Any
 from codetracer import __version__
 from codetracer.core.model import Call, Observation, Run, Step, Text
 from codetracer.core.render import action_summary, change_tag, shorten
+from codetracer.core.secrets import redact as redact_text
 from codetracer.core.secrets import redact_run, shorten_redacted
+from codetracer.core.sequences import RunSequence
 
 TEXT_LIMIT = 40_000
 """Characters of one text kept in a report; longer texts keep their head and tail."""
@@ -157,10 +159,33 @@ def _step(step: Step, limit: int) -> dict[str, Any]:
     }
 
 
-def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
-    """Everything the page shows, as plain JSON-able data (tested on its own, and handy for other front ends)."""
+def _sequence(sequence: RunSequence | None, current: str, limit: int, redacted: bool) -> dict[str, Any] | None:
+    """The attempts of the run's sequence: each one's outcome, verdict, steps, onset and the correction sent."""
+    if sequence is None:
+        return None
+    members = []
+    for m in sequence.members:
+        message = m.replay.get("message")
+        if isinstance(message, str) and redacted:
+            message = redact_text(message)
+        members.append({
+            "attempt": m.number, "run_id": m.run_id, "outcome": m.outcome, "verdict": m.replay.get("verdict"),
+            "reason": m.replay.get("reason"), "n_steps": m.n_steps, "onset": m.onset_step,
+            "correction": _clip(message, limit) if isinstance(message, str) else None,
+        })
+    return {"root_run_id": sequence.root, "current": current, "outcome": sequence.outcome,
+            "stop_reason": sequence.stop_reason, "budget_line": sequence.budget_line(), "members": members}
+
+
+def report_data(run: Run, *, text_limit: int = TEXT_LIMIT, sequence: RunSequence | None = None,
+                redacted: bool = False) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON-able data (tested on its own, and handy for other front ends).
+
+    ``sequence``: the attempts of the reflective replay the run belongs to (``codetracer report`` of any attempt
+    shows them all); ``redacted`` redacts the corrections in it as the run itself was."""
     d = run.diagnosis
     return {
+        "sequence": _sequence(sequence, run.id, text_limit, redacted),
         "version": __version__,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "run": {
@@ -223,7 +248,9 @@ def report_data(run: Run, *, text_limit: int = TEXT_LIMIT) -> dict[str, Any]:
 # -- page --------------------------------------------------------------------------------------------------------------
 
 
-def render_html(run: Run, *, text_limit: int = TEXT_LIMIT, redact: bool = True) -> str:
+def render_html(
+    run: Run, *, text_limit: int = TEXT_LIMIT, redact: bool = True, sequence: RunSequence | None = None
+) -> str:
     """The whole report page as a string (UTF-8 HTML, no external reference of any kind).
 
     Reports are made to be shared (CI artifacts, mail), so every recorded text is redacted
@@ -247,18 +274,21 @@ def render_html(run: Run, *, text_limit: int = TEXT_LIMIT, redact: bool = True) 
         "@CSP@": html.escape(csp, quote=True),
         "@TITLE@": html.escape(f"codetracer report: {run.id}"),
         "@STYLE@": style,
-        "@DATA@": embed_json(report_data(run, text_limit=text_limit)),
+        "@DATA@": embed_json(report_data(run, text_limit=text_limit, sequence=sequence, redacted=redact)),
         "@SCRIPT@": script,
     }
     # One pass, so a placeholder-looking string inside the data can never be substituted again.
     return re.sub("@(CSP|TITLE|STYLE|DATA|SCRIPT)@", lambda m: replacements[m.group()], page)
 
 
-def write_report(run: Run, path: Path | str, *, text_limit: int = TEXT_LIMIT, redact: bool = True) -> Path:
+def write_report(
+    run: Run, path: Path | str, *, text_limit: int = TEXT_LIMIT, redact: bool = True,
+    sequence: RunSequence | None = None,
+) -> Path:
     """Write the report atomically (temp file + rename), so a half-written page never replaces a good one.
     Secrets are redacted unless ``redact=False`` (see :func:`render_html`)."""
     target = Path(path)
-    text = render_html(run, text_limit=text_limit, redact=redact)
+    text = render_html(run, text_limit=text_limit, redact=redact, sequence=sequence)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # plain open: the file gets the usual permissions
     try:

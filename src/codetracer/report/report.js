@@ -186,6 +186,31 @@
     renderFinalState(box);
   }
 
+  // The attempts of the reflective replay this run belongs to: each one's outcome and the correction it was sent
+  // off with, whichever attempt the report was made of.
+  function renderSequence() {
+    const seq = data.sequence, box = $("sequence");
+    if (!seq) { box.hidden = true; return; }
+    box.appendChild(el("div", "panel-title", "Sequence of " + plural(seq.members.length, "attempt") + ": final outcome " +
+      seq.outcome + (seq.stop_reason ? " (" + seq.stop_reason + ")" : "")));
+    box.appendChild(el("div", "diag-line", "Budget: " + seq.budget_line + " used"));
+    const list = el("ol", "evidence");
+    for (const m of seq.members) {
+      const li = el("li", m.run_id === seq.current ? "current" : null);
+      li.appendChild(el("span", "signal", "attempt " + m.attempt));
+      li.appendChild(document.createTextNode(" " + m.run_id + " · " + m.outcome +
+        (m.verdict ? " (" + m.verdict + (m.reason ? ": " + m.reason : "") + ")" : "") + " · " +
+        plural(m.n_steps, "step") + (m.onset !== null && m.onset !== undefined ? " · onset step " + m.onset : "") +
+        (m.run_id === seq.current ? " · this report" : "")));
+      if (m.correction) {
+        li.appendChild(el("div", "block-title", "correction sent to the agent"));
+        li.appendChild(fillText(el("pre"), m.correction.t));
+      }
+      list.appendChild(li);
+    }
+    box.appendChild(list);
+  }
+
   function renderTimeline() {
     const bar = $("timeline");
     const total = Math.max(steps.length, 1);
@@ -563,6 +588,7 @@
   // -- wiring ------------------------------------------------------------------------------------------------------
   renderHeader();
   renderDiagnosis();
+  renderSequence();
   renderTimeline();
   renderGroups();
 

@@ -11,8 +11,12 @@ links the attempt to the first one. The retry's input:
 * without one: the failed attempt's output messages (or the original input's, when it raised) plus the correction.
 
 Budget: LangGraph's ``recursion_limit`` counts super-steps, and a tool-calling agent takes two per step (model, then
-tools), so the shared step budget is applied as ``recursion_limit = 2 * steps_left + 1``; by default the budget is
-the config's ``recursion_limit`` (LangGraph's default 25) halved. A ``GraphRecursionError`` is a budget failure.
+tools; a step of the tree is one model turn with its tool results), so the shared step budget is applied as
+``recursion_limit = 2 * steps_left``: the agent gets at most ``steps_left`` model turns, the tools of the last one
+included, and the budget is never exceeded (``+ 1`` would let one more model turn in). By default the budget is the
+config's ``recursion_limit`` (LangGraph's default 25) halved. A ``GraphRecursionError`` is a budget failure, and when
+it ends the sequence ``run()`` returns an :class:`~codetracer.replay.engine.OutOfBudget` (with the thread's state as
+its ``value`` when there is a checkpointer) instead of raising it.
 
 Workspace: LangChain has none; pass ``workspace=`` to auto_retry for command verifiers and rollback.
 """
@@ -77,7 +81,7 @@ class LangChainAttempts(AttemptRunner):
             config["metadata"] = {**(config.get("metadata") or {}), "codetracer_parent_run_id": parent_run_id,
                                   **({"codetracer_task": self.task} if self.task else {})}
         if remaining.steps is not None:
-            config["recursion_limit"] = 2 * max(1, remaining.steps) + 1
+            config["recursion_limit"] = 2 * max(1, remaining.steps)
         return config
 
     def _with_handler(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +143,15 @@ class LangChainAttempts(AttemptRunner):
         self.last_value = value if error is None else None
         return AttemptResult(value=value, error=error, run_id=str(run_id),
                              exit_status=type(error).__name__ if error is not None else "finished")
+
+    def partial_value(self, result: AttemptResult) -> Any:
+        """The thread's state when the graph keeps one (a checkpointer and a thread id), else ``None``."""
+        if not self.threaded:
+            return None
+        try:
+            return self.target.get_state(self.config).values
+        except Exception:  # noqa: BLE001 - a state that cannot be read is no reason to fail the caller
+            return None
 
     def _retry_inputs(self) -> Any:
         from langchain_core.messages import HumanMessage

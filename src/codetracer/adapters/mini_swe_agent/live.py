@@ -126,6 +126,9 @@ class _LiveRun:
         """Set by reflective replay (:mod:`codetracer.adapters.mini_swe_agent.replay`) for a retry's run."""
         self.task: str | None = None
         """The task of the current run when its first user message is not the task (a replay's correction)."""
+        self.announced_task: str | None = None
+        """The task the last run started with (the first user message: mini's rendered instance template), which
+        reflective replay gives every retry of the sequence, so all attempts carry one task."""
 
     def guard(self, where: str, fn: Callable[..., None], *args: Any) -> None:
         """Run a tracing step; a failure is logged once per place and never reaches the agent."""
@@ -159,6 +162,9 @@ class _LiveRun:
         model = _model_name(agent)
         if model:
             meta["model"] = model
+        model_class = type(getattr(agent, "model", None)).__name__
+        if model_class != "NoneType":
+            meta["model_class"] = model_class  # what `ls` tells runs apart by (DeterministicModel, LitellmModel ...)
         version = _mini_version()
         if version:
             meta["mini_version"] = version
@@ -166,7 +172,8 @@ class _LiveRun:
             meta["attempt_of"] = self.parent_run_id
         now = time.time()
         self.started = True  # first: whatever announcing raises, end() must not announce the run a second time
-        self.ev.run_started(self.run_id, FRAMEWORK, task=self.task or first_user_text(batch), metadata=meta,
+        self.announced_task = self.task or first_user_text(batch)
+        self.ev.run_started(self.run_id, FRAMEWORK, task=self.announced_task, metadata=meta,
                             parent_run_id=self.parent_run_id, timestamp=now)
         self.record = self.ev.recorder(self.run_id, MAPPER)
         self.record({"settings": {"model": model, "llm_calls": self.llm_calls}}, now)

@@ -4,7 +4,8 @@
 ``run(task)``. A failed attempt ends with mini's ``exit`` message; a retry removes that message, appends the
 correction as a user message (through ``agent.add_messages``, so the trace sees it) and runs mini's step loop again
 on the same history -- the loop of ``DefaultAgent.run`` without its reset, since ``run()`` starts from an empty
-history. Each retry is a traced run of its own whose ``parent_run_id`` is the first attempt's run.
+history. Each retry is a traced run of its own whose ``parent_run_id`` is the previous attempt's run, with the first
+run's task (the rendered instance template).
 
 Budget: mini's own limits (``step_limit`` over ``n_calls``, ``cost_limit`` over ``cost``, ``wall_time_limit_seconds``
 from the agent's creation) already count across runs of one agent, so the shared budget is applied by setting them
@@ -94,9 +95,6 @@ class MiniAttempts(AttemptRunner):
         remaining: Budget,
         judge: Judge,
     ) -> AttemptResult:
-        if n == 1:
-            task = args[0] if args else kwargs.get("task")
-            self.task = task if isinstance(task, str) else None
         live = self.live
         saved_verify = live.verify
         saved_limits = self._limits(remaining)
@@ -119,6 +117,9 @@ class MiniAttempts(AttemptRunner):
                     value = self.target.run(*args, **kwargs)
                 except Exception as exc:  # noqa: BLE001 - recorded; re-raised by the engine if it was the last try
                     error = exc
+                # every retry carries the task the first run started with (mini's rendered instance template,
+                # as its trajectory has it), not the raw argument: one task per sequence
+                self.task = live.announced_task
             else:
                 value, error = self._resume(parent_run_id)
         finally:

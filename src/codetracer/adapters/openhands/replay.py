@@ -4,7 +4,8 @@
 without it the conversation runs on what was already sent). The conversation must carry codetracer's callback
 (``Conversation(agent=agent, callbacks=[codetracer.trace(agent)])``): it is found among the conversation's callbacks
 or passed as ``callback=``. A retry is ``conversation.send_message(correction)`` + ``conversation.run()``: the agent
-keeps its whole event history, and the callback opens a new run with ``parent_run_id`` = the first attempt's run.
+keeps its whole event history, and the callback opens a new run with ``parent_run_id`` = the previous attempt's
+run.
 
 Budget: ``max_iteration_per_run`` (steps) and ``max_budget_per_run`` (cost) are per ``run()`` in the SDK, so each
 attempt gets what the shared budget has left (the user's values are put back afterwards); by default the shared

@@ -8,7 +8,7 @@ then ``agent.step()`` runs until a step is ``done``, the trajectory saved after 
 model sees its whole first attempt and the diagnosis, and the environment is the one the first attempt left (a new
 ``agent.run`` would re-install the tools, which the ``local`` deployment refuses while ``/root/tools`` exists, and
 rebuild the history from scratch). The ``.traj`` therefore holds the agent's one history, attempts included; the
-live trace has a run per attempt, each retry a child of the first (``parent_run_id``).
+live trace has a run per attempt, each retry a child of the previous one (``parent_run_id``).
 
 Budget: all attempts draw on the shared budget. Its step axis is enforced on the model the agent already has: for
 the attempt's duration ``agent.model.query`` is wrapped on that one instance (put back afterwards) and raises
