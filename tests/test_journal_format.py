@@ -137,9 +137,8 @@ def test_the_tracers_writer_grows_a_live_runs_journal_before_it_is_full(tmp_path
         tracer.events.run_started("big", "test", task="fill the journal")
         files = tracer.journal._files  # type: ignore[union-attr]
         first = len(files["big"].mm)
-        tracer.events.message("big", "tool", "y" * 60_000)
-        tracer.events.message("big", "tool", "y" * 60_000)
-        tracer.events.message("big", "tool", "y" * 20_000)
+        for _ in range(3):  # past half of the first reservation, well short of its end
+            tracer.events.message("big", "tool", "y" * (first // 5))
         deadline = time.monotonic() + 5
         while len(files["big"].mm) == first and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -151,7 +151,10 @@ class _RunJournal:
     """
 
     __slots__ = ("append", "fd", "lock", "mm", "path")
-    CHUNK = 256 * 1024
+    CHUNK = 64 * 1024
+    """The first size of a journal. Preparing a file costs the writer about 1.2 µs per KiB (reserving and faulting
+    its pages in, and unmapping them when the run is stored), so a short run's 2-10 KiB of lines should not pay for
+    256 KiB: that was 0.3 ms of the writer's 1.2 ms per short run. Longer runs are doubled ahead by the writer."""
 
     def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
@@ -215,12 +218,15 @@ class _RunJournal:
         """Bytes written so far (the map's position)."""
         return self.mm.tell()
 
-    def close(self) -> None:
+    def close(self, *, truncate: bool = True) -> None:
+        """Unmap and close; ``truncate`` drops the reserved tail so a kept file ends at its last event (a file about
+        to be deleted skips that system call)."""
         with self.lock:
             try:
                 end = self.mm.tell()
                 self.mm.close()
-                os.ftruncate(self.fd, end)  # drop the reserved tail: the file ends at the last event
+                if truncate:
+                    os.ftruncate(self.fd, end)
             finally:
                 os.close(self.fd)
 
@@ -376,6 +382,11 @@ class Journal:
         """Events of ``run_id`` the journal could not write (counted, never silent)."""
         return self._failures_by_run.pop(run_id, 0)
 
+    def size_of(self, run_id: str) -> int:
+        """Bytes journaled so far for ``run_id`` (0 without an open journal): about what its events hold in memory."""
+        journal = self._files.get(run_id)
+        return journal.pos if journal is not None and not journal.mm.closed else 0
+
     def path_of(self, run_id: str) -> Path | None:
         journal = self._files.get(run_id)
         return journal.path if journal else None
@@ -390,7 +401,7 @@ class Journal:
             if delete:
                 journal.path.unlink(missing_ok=True)
         finally:
-            journal.close()
+            journal.close(truncate=not delete)
 
     def close_all(self) -> None:
         """Close every run's journal (kept for recovery) and remove the unused spares."""

@@ -51,6 +51,7 @@ class _Finished:
     ops: list[Op]
     closed_at: float | None
     dropped: int
+    size: int
 
 
 class Tracer:
@@ -59,6 +60,8 @@ class Tracer:
     :param home: data folder (default ``$CODETRACER_HOME``).
     :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
     :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
+    :param queue_bytes: journal bytes of the finished runs waiting for the writer (about the memory their events hold)
+        before new ones are deferred to recovery. Either bound defers; a burst of many small runs fits in memory.
     :param keep_runs: finished trees kept in memory, in :attr:`runs` (a long-lived tracer must not grow without
         bound; every run is in the store).
     :param keep_bytes: and at most about this many bytes of them (the oldest go first; ``None``: no size bound). See
@@ -80,7 +83,8 @@ class Tracer:
         *,
         persist: bool = True,
         project: str | None = None,
-        queue_size: int = 64,
+        queue_size: int = 4096,
+        queue_bytes: int = 64 * 2**20,
         keep_runs: int = DEFAULT_RUNS,
         keep_bytes: int | None = DEFAULT_BYTES,
         keep_empty: bool = False,
@@ -114,7 +118,13 @@ class Tracer:
         self._deferred_paths: list[Path] = []
         """The journals of the runs behind :attr:`deferred`: :meth:`close` stores them."""
         self.store_error: StoreError | None = None
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[object] = queue.Queue()  # bounded below, by runs and by bytes
+        self._queue_size = queue_size
+        self._queue_bytes = queue_bytes
+        self._waiting = 0
+        """Finished runs handed to the writer and not yet stored."""
+        self._waiting_bytes = 0
+        """Their journal bytes."""
         self._prepare_queued = False
         self._writer: threading.Thread | None = None
         self._store: Store | None = None
@@ -134,11 +144,20 @@ class Tracer:
     def _on_finished(self, run_id: str, ops: list[Op], closed_at: float | None) -> None:
         """Runs on the agent's thread: hand the finished run's events to the writer, never wait for it."""
         dropped = self.journal.failures_of(run_id) if self.journal is not None else 0
-        item = _Finished(run_id, ops, closed_at, dropped)
+        size = self.journal.size_of(run_id) if self.journal is not None else 0
+        item = _Finished(run_id, ops, closed_at, dropped, size)
         self._ensure_writer()
-        try:
+        # The bound is on memory: runs waiting for the writer hold their events (about their journal's bytes) and
+        # nothing else, so a burst of thousands of short runs waits in memory rather than in journals for recovery.
+        # A run larger than the whole bound still goes when nothing else waits (or it would only ever be recovered).
+        if self._waiting == 0 or (
+            self._waiting < self._queue_size and self._waiting_bytes + size <= self._queue_bytes
+        ):
+            with self._lock:
+                self._waiting += 1
+                self._waiting_bytes += size
             self._queue.put_nowait(item)
-        except queue.Full:
+        else:
             if not self.persist:  # nothing to recover from later: build it here rather than lose the run
                 self._accept([item])
                 return
@@ -212,15 +231,21 @@ class Tracer:
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in items)
+            # spare journals first: a run starting while the writer stores others must find one ready, or its agent
+            # creates the file itself (a few hundred µs on the agent's thread)
+            if self.journal is not None and not stop and any(item is _PREPARE for item in items):
+                self._prepare_queued = False
+                self.journal.prepare()
             batch = [item for item in items if isinstance(item, _Finished)]
             if batch:
                 try:
                     self._save(batch)
                 except Exception:
                     log.exception("codetracer writer failed on a batch; its runs stay in the journal")
-            if self.journal is not None and not stop and any(item is _PREPARE for item in items):
-                self._prepare_queued = False
-                self.journal.prepare()
+                finally:
+                    with self._lock:
+                        self._waiting -= len(batch)
+                        self._waiting_bytes -= sum(item.size for item in batch)
             for _ in items:
                 self._queue.task_done()
 
@@ -231,10 +256,7 @@ class Tracer:
         if self._prepare_queued:
             return
         self._prepare_queued = True
-        try:
-            self._queue.put_nowait(_PREPARE)
-        except queue.Full:
-            self._prepare_queued = False  # the next run creates its file itself
+        self._queue.put_nowait(_PREPARE)
 
     def _save(self, batch: list[_Finished]) -> None:
         runs = self._accept(batch)
