@@ -149,3 +149,30 @@ def test_the_tracers_writer_grows_a_live_runs_journal_before_it_is_full(tmp_path
         assert run.id == "big" and len(run.messages) == 3
     finally:
         tracer.close()
+
+
+def test_a_stored_runs_journal_is_reused_empty_and_its_old_writer_cannot_reach_the_next_run(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    first = journal.writer("a")
+    first(("step_finished", "a", "1", 1.0))
+    path = journal.path_of("a")
+    assert path is not None
+    journal.close("a", delete=True)  # stored: the file is kept for the next run, emptied
+    assert path.exists() and journal_module.read_ops(path) == ([], 0)
+    journal._spares[:] = [s for s in journal._spares if s.path == path]  # the next run gets this very file
+    second = journal.writer("b")
+    assert journal.path_of("b") == path
+    second(("step_finished", "b", "2", 2.0))
+    first(("step_finished", "a", "late", 3.0))  # a straggler still holding run a's appender
+    assert journal.failures_of("a") == 1, "counted as a write failure of run a"
+    journal.close("b", delete=False)
+    ops, skipped = journal_module.read_ops(path)
+    assert ops == [("step_finished", "b", "2", 2.0)] and skipped == 0
+
+
+def test_a_journal_emptied_for_reuse_reads_as_empty_whatever_follows_its_first_byte(tmp_path: Path) -> None:
+    """A process killed while a stored run's journal is being emptied leaves a NUL first byte and old lines after
+    it: recovery must not rebuild (and store over the good copy) a part of that run."""
+    path = tmp_path / "x.ctj"
+    path.write_bytes(b"\x00" + b'"step_finished","a","1",1.0]\n["step_finished","a","2",2.0]\n' + bytes(100))
+    assert journal_module.read_ops(path) == ([], 0)
