@@ -14,11 +14,19 @@ from codetracer.core.errors import CodetracerError
 
 
 def _store() -> Any:
+    """The store, after storing what killed processes left in their journals. Recovery builds trees (pydantic's
+    models, the tree builder: most of a short command's start-up), so it is loaded only when there is an orphan."""
     from codetracer.core import config
     from codetracer.core.store import Store
-    from codetracer.core.tracer import recover
 
-    recover()
+    folder = config.journal_dir()
+    if folder.is_dir() and next(folder.glob("*.ctj"), None) is not None:  # any journal, then whether it is orphaned
+        from codetracer.core.journal import has_orphans
+
+        if has_orphans(folder):
+            from codetracer.core.tracer import recover
+
+            recover()
     return Store(config.store_path(), project=config.project())
 
 

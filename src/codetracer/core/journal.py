@@ -511,6 +511,15 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
     return [{"event": op[0], **dict(zip(FIELDS[op[0]], op[1:], strict=True))} for op in ops], skipped
 
 
+def has_orphans(folder: Path) -> bool:
+    """Whether any journal in ``folder`` waits for recovery (its writer is gone): a check for the commands that read
+    the store, so they load the tree builder only when there is something to recover."""
+    for _path, fd in orphaned(folder):
+        os.close(fd)
+        return True
+    return False
+
+
 def orphaned(folder: Path) -> Iterator[tuple[Path, int]]:
     """Journal files whose writer is gone, each yielded with its lock held (fd); the caller closes the fd and reads
     the file through it (:func:`read_ops` takes the fd).

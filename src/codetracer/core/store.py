@@ -19,11 +19,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codetracer.core.errors import NotFound, StoreError
-from codetracer.core.model import Diagnosis, Run
 from codetracer.core.store_rows import STEP_TEXT_LIMIT, EncodedRun, encode_run
+
+if TYPE_CHECKING:  # loaded where trees are: `ls`, `search` and `memory` start without pydantic's models
+    from codetracer.core.model import Diagnosis, Run
 
 __all__ = ["SCHEMA_VERSION", "STEP_TEXT_LIMIT", "EncodedRun", "FailurePattern", "RunSummary", "StepHit", "Store"]
 
@@ -347,6 +349,8 @@ class Store:
                 raise NotFound(f"run id {run_id!r} is ambiguous: more than one stored run starts with it")
         if not rows:
             raise NotFound(f"no stored run {run_id!r} (see `codetracer ls`)")
+        from codetracer.core.model import Run
+
         return Run.model_validate_json(zlib.decompress(rows[0]["tree"]))
 
     def list_runs(
@@ -430,6 +434,8 @@ class Store:
 
     def diagnoses(self, run_id: str) -> list[Diagnosis]:
         rows = self._query("SELECT diagnosis FROM diagnoses WHERE run_id = ? ORDER BY created_at", (run_id,))
+        from codetracer.core.model import Diagnosis
+
         return [Diagnosis.model_validate_json(r["diagnosis"]) for r in rows]
 
     # -- cross-run memory ---------------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from codetracer.core.model import Run, Step
+if TYPE_CHECKING:  # the store's readers (ls, search) never load pydantic's models: a third of their start-up
+    from codetracer.core.model import Run, Step
 
 STEP_TEXT_LIMIT = 4000
 """Characters of each step indexed for search (the whole step stays in the tree)."""
