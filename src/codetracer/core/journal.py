@@ -3,7 +3,8 @@
 Every trace event of a live run is appended, as one JSON line, to a per-run journal file mapped into memory (see
 :class:`_RunJournal`): the line is in the kernel's page cache the moment the hook returns, so a ``kill -9`` right
 after the call still finds it in the file, and the agent's thread pays a memory copy, not a system call. The
-SQLite store is filled later, off the agent's thread; once a run is safely stored its journal is deleted.
+SQLite store is filled later, off the agent's thread; once a run is safely stored its journal is emptied and kept
+as a spare for a later run (or deleted, past :attr:`Journal.KEEP` spares).
 
 A journal whose writer is gone (its ``flock`` is free) is *orphaned*: :func:`~codetracer.core.tracer.recover` reads
 its events (:func:`read_ops`) and builds the tree exactly as the live tracer does (:func:`~codetracer.core.runlog.
@@ -154,7 +155,7 @@ class _RunJournal:
     CHUNK = 64 * 1024
     """The first size of a journal. Preparing a file costs the writer about 1.2 µs per KiB (reserving and faulting
     its pages in, and unmapping them when the run is stored), so a short run's 2-10 KiB of lines should not pay for
-    256 KiB: that was 0.3 ms of the writer's 1.2 ms per short run. Longer runs are doubled ahead by the writer."""
+    256 KiB. Longer runs are doubled ahead by the writer."""
 
     RECYCLE_MAX = 4 * CHUNK
     """Largest journal reused for another run once its run is stored (:meth:`recycled`); a larger one is deleted."""
