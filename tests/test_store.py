@@ -232,3 +232,16 @@ def test_a_version_1_store_is_migrated_with_its_runs_and_search(tmp_path: Path) 
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")
+
+
+def test_search_ranks_the_newest_matches_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A common word in a large store: the ranking looks at a window of the newest matching steps, not all."""
+    from codetracer.core import store as store_module
+
+    store = Store(tmp_path / "ct.db")
+    for i in range(5):  # one transaction each: later runs' steps are newer in the index
+        store.save_runs([make_run(f"r{i}", n=2)])
+    assert {h.run_id for h in store.search_steps("ModuleNotFoundError")} == {f"r{i}" for i in range(5)}
+    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 2)
+    assert {h.run_id for h in store.search_steps("ModuleNotFoundError")} == {"r3", "r4"}
+    assert {h.run_id for h in store.search_steps("needle1")} == {"r3", "r4"}
