@@ -222,7 +222,7 @@ class _RunJournal:
 
         Off the agent's thread, once the run is stored. Creating, reserving and pre-faulting a new file and deleting
         the old one cost about 0.7 ms of CPU per run (most of a short run's cost to the writer); this costs about
-        0.08 ms. The first byte becomes NUL before anything else, and a journal that starts with NUL reads as empty
+        0.1 ms. The first byte becomes NUL before anything else, and a journal that starts with NUL reads as empty
         (:func:`read_ops`): if the process dies at any point of this, recovery finds no events, never part of the
         stored run. The file is mapped anew and this map closed, so anything still holding this run's appender
         fails on the closed map (counted) and can never write into the next run's journal.
