@@ -20,7 +20,11 @@ def _store() -> Any:
     from codetracer.core.store import Store
 
     folder = config.journal_dir()
-    if folder.is_dir() and next(folder.glob("*.ctj"), None) is not None:  # any journal, then whether it is orphaned
+    try:
+        any_journal = folder.is_dir() and next(folder.glob("*.ctj"), None) is not None
+    except OSError:  # a home that cannot be entered: recovery has nothing to read, the store says what is wrong
+        any_journal = False
+    if any_journal:  # then whether one is orphaned
         from codetracer.core.journal import has_orphans
 
         if has_orphans(folder):
