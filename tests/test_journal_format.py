@@ -176,3 +176,29 @@ def test_a_journal_emptied_for_reuse_reads_as_empty_whatever_follows_its_first_b
     path = tmp_path / "x.ctj"
     path.write_bytes(b"\x00" + b'"step_finished","a","1",1.0]\n["step_finished","a","2",2.0]\n' + bytes(100))
     assert journal_module.read_ops(path) == ([], 0)
+
+
+def test_a_new_journal_deleted_by_a_recovering_process_before_its_lock_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between creating a journal file and locking it, a `codetracer ls` elsewhere may take it for an empty orphan,
+    delete it and let go of it. Used anyway, its runs would be written to a file nobody can find after a kill (with
+    reuse, run after run: seen as lost runs in tests/test_journal_reuse_kill.py)."""
+    real_flock = journal_module.fcntl.flock
+    deleted: list[str] = []
+
+    def recovered_first(fd: int, operation: int) -> None:
+        if not deleted:  # the first file: the recovering process deletes it just before our lock
+            (name,) = [p.name for p in tmp_path.iterdir()]
+            (tmp_path / name).unlink()
+            deleted.append(name)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(journal_module.fcntl, "flock", recovered_first)
+    journal = Journal(tmp_path)
+    write = journal.writer("a")
+    write(("step_finished", "a", "1", 1.0))
+    path = journal.path_of("a")
+    assert deleted and path is not None and path.name != deleted[0] and path.exists()
+    journal.close("a", delete=False)
+    assert journal_module.read_ops(path)[0] == [("step_finished", "a", "1", 1.0)]

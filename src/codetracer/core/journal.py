@@ -230,6 +230,8 @@ class _RunJournal:
         with self.lock:
             if self.mm.closed or len(self.mm) > self.RECYCLE_MAX:
                 return None
+            if os.fstat(self.fd).st_nlink == 0:  # its name is gone (removed by hand): recovery could never see it
+                return None
             size = len(self.mm)
             self.mm[0:1] = b"\x00"
             self.mm.close()
@@ -292,20 +294,34 @@ class Journal:
 
     def _create(self) -> _RunJournal:
         """A new locked, reserved, mapped journal file. Costs a few system calls and, on a busy disk, milliseconds:
-        the tracer calls it off the agent's thread through :meth:`prepare` whenever it can."""
-        path = self.folder / _file_name(self.project)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except FileNotFoundError:  # the first file (or the folder was removed): a mkdir per file cost 0.2 ms
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return _RunJournal(fd, path)
-        except (OSError, ValueError) as exc:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise exc if isinstance(exc, OSError) else OSError(str(exc)) from None
+        the tracer calls it off the agent's thread through :meth:`prepare` whenever it can.
+
+        Between creating the file and locking it, a recovering process (``codetracer ls`` elsewhere) may find it
+        unlocked and empty, take its lock, and delete it as an orphan holding nothing; our lock can then succeed on
+        a file with no name, and every run written to it would be invisible to recovery after a kill (with files
+        reused run after run, many runs). So a file that lost its name, or whose lock another process holds, is
+        given up and another name tried."""
+        for attempt in range(3):
+            path = self.folder / _file_name(self.project)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileNotFoundError:  # the first file (or the folder was removed): a mkdir per file cost 0.2 ms
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if os.fstat(fd).st_nlink == 0:  # deleted by a recovering process before our lock
+                    raise BlockingIOError("journal file deleted before it was locked")
+                return _RunJournal(fd, path)
+            except BlockingIOError:  # a recovering process has it: it deletes it, we take another name
+                os.close(fd)
+                if attempt == 2:
+                    raise
+            except (OSError, ValueError) as exc:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+                raise exc if isinstance(exc, OSError) else OSError(str(exc)) from None
+        raise AssertionError("unreachable")
 
     def prepare(self) -> None:
         """Create spare journal files (off the agent's thread), so that a starting run only takes one from a list."""
