@@ -1,5 +1,6 @@
-"""What the store's read commands load: `ls` and `search` on a store of any size stay fast only while they start
-without pydantic's models and the tree builder (a third of their process time); recovery loads them when needed."""
+"""What the store's read commands load: `ls`, `search` and `memory ls` on a store of any size stay fast only while
+they start without pydantic's models and the tree builder (a third of their process time); recovery loads them when
+needed."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def run_cli(home: Path, *args: str) -> str:
 def test_ls_and_search_start_without_the_tree_models(tmp_path: Path) -> None:
     assert run_cli(tmp_path, "ls").endswith("MODEL-NOT-LOADED\n")
     assert run_cli(tmp_path, "search", "needle").endswith("MODEL-NOT-LOADED\n")
+    assert run_cli(tmp_path, "memory", "ls").endswith("MODEL-NOT-LOADED\n")
 
 
 def test_an_orphaned_journal_is_recovered_before_ls_lists(tmp_path: Path) -> None:
