@@ -66,7 +66,8 @@ def bench_codetracer(n_events: int, steps_per_run: int = 100) -> dict[str, objec
     wall_start = time.perf_counter()
     tracer.flush(120)
     flush_s = time.perf_counter() - wall_start
-    stored = len(tracer.store().list_runs(limit=10**6))
+    stored_ids = [r.id for r in tracer.store().list_runs(limit=10**6)]
+    stored = len(stored_ids)
     tracer.close()
     gc.collect()
     return {
@@ -75,6 +76,8 @@ def bench_codetracer(n_events: int, steps_per_run: int = 100) -> dict[str, objec
         "p90_us": statistics.quantiles(samples, n=10)[-1] / 1000,
         "mean_us": statistics.fmean(samples) / 1000,
         "runs_stored": stored,
+        "runs_distinct": len(set(stored_ids)),
+        "runs_finished": run_no,
         "final_flush_s": round(flush_s, 3),
         "rss_mb_samples": rss,
         "deferred": tracer.deferred,
@@ -142,7 +145,10 @@ def main() -> None:
     print(f"ratio codetracer/OpenTelemetry (median): {ratio:.2f} (target <= 0.33)")
     print(f"codetracer (RSS MB, live Python blocks) every 25 runs: {ours['rss_mb_samples']}")
     print(f"runs deferred to journal recovery (writer behind): {ours['deferred']}")
-    print(f"runs stored: {ours['runs_stored']}, final flush {ours['final_flush_s']} s")
+    print(
+        f"runs stored: {ours['runs_stored']} ({ours['runs_distinct']} distinct) of {ours['runs_finished']} finished, "
+        f"final flush {ours['final_flush_s']} s"
+    )
     if args.json:
         print(json.dumps({"codetracer": ours, "otel": otel, "ratio": ratio}))
 

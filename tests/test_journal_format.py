@@ -137,9 +137,8 @@ def test_the_tracers_writer_grows_a_live_runs_journal_before_it_is_full(tmp_path
         tracer.events.run_started("big", "test", task="fill the journal")
         files = tracer.journal._files  # type: ignore[union-attr]
         first = len(files["big"].mm)
-        tracer.events.message("big", "tool", "y" * 60_000)
-        tracer.events.message("big", "tool", "y" * 60_000)
-        tracer.events.message("big", "tool", "y" * 20_000)
+        for _ in range(3):  # past half of the first reservation, well short of its end
+            tracer.events.message("big", "tool", "y" * (first // 5))
         deadline = time.monotonic() + 5
         while len(files["big"].mm) == first and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -150,3 +149,56 @@ def test_the_tracers_writer_grows_a_live_runs_journal_before_it_is_full(tmp_path
         assert run.id == "big" and len(run.messages) == 3
     finally:
         tracer.close()
+
+
+def test_a_stored_runs_journal_is_reused_empty_and_its_old_writer_cannot_reach_the_next_run(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    first = journal.writer("a")
+    first(("step_finished", "a", "1", 1.0))
+    path = journal.path_of("a")
+    assert path is not None
+    journal.close("a", delete=True)  # stored: the file is kept for the next run, emptied
+    assert path.exists() and journal_module.read_ops(path) == ([], 0)
+    journal._spares[:] = [s for s in journal._spares if s.path == path]  # the next run gets this very file
+    second = journal.writer("b")
+    assert journal.path_of("b") == path
+    second(("step_finished", "b", "2", 2.0))
+    first(("step_finished", "a", "late", 3.0))  # a straggler still holding run a's appender
+    assert journal.failures_of("a") == 1, "counted as a write failure of run a"
+    journal.close("b", delete=False)
+    ops, skipped = journal_module.read_ops(path)
+    assert ops == [("step_finished", "b", "2", 2.0)] and skipped == 0
+
+
+def test_a_journal_emptied_for_reuse_reads_as_empty_whatever_follows_its_first_byte(tmp_path: Path) -> None:
+    """A process killed while a stored run's journal is being emptied leaves a NUL first byte and old lines after
+    it: recovery must not rebuild (and store over the good copy) a part of that run."""
+    path = tmp_path / "x.ctj"
+    path.write_bytes(b"\x00" + b'"step_finished","a","1",1.0]\n["step_finished","a","2",2.0]\n' + bytes(100))
+    assert journal_module.read_ops(path) == ([], 0)
+
+
+def test_a_new_journal_deleted_by_a_recovering_process_before_its_lock_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between creating a journal file and locking it, a `codetracer ls` elsewhere may take it for an empty orphan,
+    delete it and let go of it. Used anyway, its runs would be written to a file nobody can find after a kill (with
+    reuse, run after run: seen as lost runs in tests/test_journal_reuse_kill.py)."""
+    real_flock = journal_module.fcntl.flock
+    deleted: list[str] = []
+
+    def recovered_first(fd: int, operation: int) -> None:
+        if not deleted:  # the first file: the recovering process deletes it just before our lock
+            (name,) = [p.name for p in tmp_path.iterdir()]
+            (tmp_path / name).unlink()
+            deleted.append(name)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(journal_module.fcntl, "flock", recovered_first)
+    journal = Journal(tmp_path)
+    write = journal.writer("a")
+    write(("step_finished", "a", "1", 1.0))
+    path = journal.path_of("a")
+    assert deleted and path is not None and path.name != deleted[0] and path.exists()
+    journal.close("a", delete=False)
+    assert journal_module.read_ops(path)[0] == [("step_finished", "a", "1", 1.0)]

@@ -73,3 +73,26 @@ def test_the_list_stays_bounded_when_changed_by_list_methods() -> None:
     assert [r.id for r in runs] == [r.id for r in made[-2:]]
     with pytest.raises(ValueError, match="at least"):
         runs.keep(runs=0)
+
+
+def test_the_running_total_matches_the_sizes_through_appends_drops_and_list_methods() -> None:
+    tracer = Tracer(load_plugins=False, persist=False, keep_runs=8)
+    try:
+        for i in range(8):
+            trace_run(tracer, f"s{i}", steps=1 + i % 3)
+        assert tracer.flush()
+        made = list(tracer.runs)
+    finally:
+        tracer.close()
+    sizes = [run_size(r) for r in made]
+    runs = RecentRuns(limit=4, max_bytes=sizes[5] + sizes[6] + sizes[7])
+    for run in made:
+        runs.append(run)
+        assert runs._total == runs.nbytes == sum(run_size(r) for r in runs)
+    assert [r.id for r in runs] == [r.id for r in made[5:]], "the size bound dropped the oldest first"
+    runs.pop(0)  # a list method: the next append counts again
+    runs.append(made[0])
+    assert [r.id for r in runs] == [r.id for r in (made[6], made[7], made[0])]
+    assert runs._total == sum(run_size(r) for r in runs)
+    runs.append(made[0])  # the same run twice is counted twice
+    assert runs.nbytes == sum(run_size(r) for r in runs) and len(runs) <= 4

@@ -35,10 +35,12 @@ HOLDS_A_RUN_OPEN = textwrap.dedent(
     print("OPEN", t.journal.path_of("raced"), flush=True)
     sys.stdin.readline()           # the test says: finish now
     e.run_finished("raced", "solved")
-    assert t.flush()               # stored, and its journal deleted
+    assert t.flush()               # stored, and its journal emptied and kept (locked) for the next run
     print("STORED", flush=True)
     sys.stdin.readline()
-    t.close()
+    t.close()                      # the spare journals are deleted, then unlocked
+    print("CLOSED", flush=True)
+    sys.stdin.readline()
     """
 )
 
@@ -47,7 +49,8 @@ def test_recover_skips_a_journal_its_live_writer_stored_and_deleted_meanwhile(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The race made deterministic: ``recover()`` has opened the live journal, and before it tries the lock the
-    writer (a real process) stores its run, deletes the journal and lets go of the lock."""
+    writer (a real process) stores its run and keeps the emptied file for its next run (still locked), then closes,
+    which deletes that file and lets go of the lock: ``recover()`` then holds the lock of a file with no name."""
     child = subprocess.Popen([sys.executable, "-c", HOLDS_A_RUN_OPEN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              text=True, env=os.environ.copy())
     assert child.stdin is not None and child.stdout is not None
@@ -64,6 +67,16 @@ def test_recover_skips_a_journal_its_live_writer_stored_and_deleted_meanwhile(
                 child.stdin.write("finish\n")  # type: ignore[union-attr]
                 child.stdin.flush()  # type: ignore[union-attr]
                 assert child.stdout.readline().strip() == "STORED"  # type: ignore[union-attr]
+                assert journal.read_ops(live) == ([], 0), "emptied for reuse: nothing of the stored run left"
+                probe = os.open(live, os.O_RDONLY)
+                try:
+                    with pytest.raises(BlockingIOError):  # and still the live writer's
+                        real_flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                finally:
+                    os.close(probe)
+                child.stdin.write("close\n")  # type: ignore[union-attr]
+                child.stdin.flush()  # type: ignore[union-attr]
+                assert child.stdout.readline().strip() == "CLOSED"  # type: ignore[union-attr]
                 assert not live.exists()
             real_flock(fd, operation)
 

@@ -174,3 +174,74 @@ def test_many_connections_opening_one_fresh_store_all_succeed(tmp_path: Path) ->
             thread.join(30)
         assert sorted(r.id for r in Store(path).list_runs()) == [f"w{w}" for w in range(4)], failures
     assert failures == []
+
+
+def test_replaced_and_deleted_runs_leave_the_search_index(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ct.db")
+    first = make_run("r1", n=4)
+    store.save_runs([first, make_run("r2", n=2)])
+    assert {h.run_id for h in store.search_steps("needle3")} == {"r1"}
+    store.save_runs([make_run("r1", n=2)])  # the same run again, shorter: its old steps 3 and 4 are gone
+    assert store.search_steps("needle3") == []
+    assert {(h.run_id, h.step_id) for h in store.search_steps("ModuleNotFoundError")} == {("r1", 2), ("r2", 2)}
+    store.delete_run("r1")
+    assert [(h.run_id, h.step_id) for h in store.search_steps("ModuleNotFoundError")] == [("r2", 2)]
+    conn = sqlite3.connect(tmp_path / "ct.db")
+    assert conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 2
+    conn.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")  # raises if index and rows disagree
+
+
+def test_listing_pages_through_runs_newest_first(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ct.db")
+    store.save_runs([make_run(f"run-{i:02}", started=float(i)) for i in range(25)])
+    pages = [[r.id for r in store.list_runs(limit=10, offset=offset)] for offset in (0, 10, 20)]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [run_id for page in pages for run_id in page] == [f"run-{i:02}" for i in reversed(range(25))]
+
+
+V1_FTS = "CREATE VIRTUAL TABLE IF NOT EXISTS steps_fts USING fts5(text, run_id UNINDEXED, step_id UNINDEXED)"
+
+
+def test_a_version_1_store_is_migrated_with_its_runs_and_search(tmp_path: Path) -> None:
+    from codetracer.core.store import MIGRATIONS
+
+    path = tmp_path / "ct.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[1].split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(V1_FTS)
+    conn.execute("PRAGMA user_version=1")
+    # a run as version 1 wrote it: its tree, one step row and the step's text in the index's own copy
+    run = make_run("old", n=1)
+    tree = __import__("zlib").compress(run.to_json().encode())
+    conn.execute(
+        "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        ("old", "default", "demo", "fix it", "failed", None, None, 100.0, None, 1, 1, 1, 0, None, None, 1.0, tree),
+    )
+    conn.execute("INSERT INTO steps VALUES ('old', 1, NULL, NULL, 'bash', 'pytest -q', 1, 'pytest needle1 failed')")
+    conn.execute("INSERT INTO steps_fts VALUES ('pytest needle1 failed', 'old', 1)")
+    conn.close()
+
+    store = Store(path)
+    assert store.load_run("old") == run
+    assert [(h.run_id, h.step_id) for h in store.search_steps("needle1")] == [("old", 1)]
+    store.save_runs([make_run("new", n=2, started=200.0)])
+    assert [r.id for r in store.list_runs()] == ["new", "old"]
+    assert {h.run_id for h in store.search_steps("needle1")} == {"old", "new"}
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")
+
+
+def test_search_ranks_the_newest_matches_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A common word in a large store: the ranking looks at a window of the newest matching steps, not all."""
+    from codetracer.core import store as store_module
+
+    store = Store(tmp_path / "ct.db")
+    for i in range(5):  # one transaction each: later runs' steps are newer in the index
+        store.save_runs([make_run(f"r{i}", n=2)])
+    assert {h.run_id for h in store.search_steps("ModuleNotFoundError")} == {f"r{i}" for i in range(5)}
+    monkeypatch.setattr(store_module, "SEARCH_WINDOW", 2)
+    assert {h.run_id for h in store.search_steps("ModuleNotFoundError")} == {"r3", "r4"}
+    assert {h.run_id for h in store.search_steps("needle1")} == {"r3", "r4"}

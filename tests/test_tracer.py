@@ -168,6 +168,51 @@ def test_a_run_that_holds_nothing_is_neither_kept_nor_stored(home: Path) -> None
     keeping.close()
 
 
+def test_writer_queue_bounded_by_bytes_defers_runs_to_recovery(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue holds many runs but bounds the bytes their events take: past it, runs wait in their journals."""
+    original = Store.save_runs
+
+    def slow_save(self: Store, runs):
+        time.sleep(0.3)
+        return original(self, runs)
+
+    monkeypatch.setattr(Store, "save_runs", slow_save)
+    tracer = Tracer(queue_bytes=1)  # a single run's journal is over it: only an empty queue takes one
+    for i in range(6):
+        trace_steps(tracer, f"r{i}", 2)
+    tracer.close()
+    assert tracer.deferred >= 1
+    stored = {r.id for r in Store(config.store_path(home), project="tests").list_runs()}
+    recovered = {r.id for r in recover()}
+    assert stored | recovered == {f"r{i}" for i in range(6)} and not stored & recovered
+
+
+def test_runs_finishing_close_together_are_stored_in_one_transaction(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codetracer.core import tracer as tracer_module
+
+    batches: list[int] = []
+    original = Store.save_runs
+
+    def counted(self: Store, runs):
+        runs = list(runs)
+        batches.append(len(runs))
+        return original(self, runs)
+
+    monkeypatch.setattr(Store, "save_runs", counted)
+    monkeypatch.setattr(tracer_module, "SAVE_INTERVAL", 0.5)
+    tracer = Tracer()
+    for i in range(10):
+        trace_steps(tracer, f"r{i}", 2)
+    assert tracer.flush()
+    tracer.close()
+    assert sum(batches) == 10 and len(batches) <= 2, batches  # the first alone at once, the rest gathered
+    stored = Store(config.store_path(home), project="tests").list_runs()
+    assert sorted(r.id for r in stored) == sorted(f"r{i}" for i in range(10))
+    assert os.listdir(config.journal_dir(home)) == [], "stored runs leave no journal behind"
+
+
 def test_failing_plugin_and_unwritable_journal_are_counted_not_raised(home: Path) -> None:
     class Broken:
         @hookimpl

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--localizer", help="localizer to use (default: the first registered)")
     p.add_argument("--all-runs", action="store_true", help="also diagnose runs whose outcome is solved")
     p.add_argument("--fold", action="store_true", help="fold stages that do not hold the onset")
+    p.add_argument(
+        "--tree", action="store_true", help="print every run's tree (default for one artifact; more get a line each)"
+    )
     p.add_argument("--remember", action="store_true", help="store the diagnoses as (unconfirmed) failure patterns")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("-j", "--jobs", type=int, help="processes reading artifacts in parallel (default: one per core)")

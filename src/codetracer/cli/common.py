@@ -14,11 +14,23 @@ from codetracer.core.errors import CodetracerError
 
 
 def _store() -> Any:
+    """The store, after storing what killed processes left in their journals. Recovery builds trees (pydantic's
+    models, the tree builder: most of a short command's start-up), so it is loaded only when there is an orphan."""
     from codetracer.core import config
     from codetracer.core.store import Store
-    from codetracer.core.tracer import recover
 
-    recover()
+    folder = config.journal_dir()
+    try:
+        any_journal = folder.is_dir() and next(folder.glob("*.ctj"), None) is not None
+    except OSError:  # a home that cannot be entered: recovery has nothing to read, the store says what is wrong
+        any_journal = False
+    if any_journal:  # then whether one is orphaned
+        from codetracer.core.journal import has_orphans
+
+        if has_orphans(folder):
+            from codetracer.core.tracer import recover
+
+            recover()
     return Store(config.store_path(), project=config.project())
 
 

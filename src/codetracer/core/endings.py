@@ -27,8 +27,8 @@ No framework is imported here: LangGraph's interrupt is told by the name of its 
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
+import sys
 
 FINISHED = "finished"
 INTERRUPTED = "interrupted"
@@ -41,7 +41,18 @@ NOT_FAILED = frozenset({FINISHED, INTERRUPTED, STOPPED, CANCELLED})
 CALL_ENDINGS = frozenset({CANCELLED, INTERRUPTED})
 """What ``Call.ending`` may say."""
 
-_CANCELLED = (asyncio.CancelledError, concurrent.futures.CancelledError, KeyboardInterrupt)
+_CANCELLED = (concurrent.futures.CancelledError, KeyboardInterrupt)
+"""Cancellations from outside; asyncio's is added by :func:`_cancelled` when asyncio is loaded (an asyncio
+cancellation cannot exist before), so importing this module does not cost asyncio's import (30 ms)."""
+
+
+def _cancelled(error: BaseException) -> bool:
+    if isinstance(error, _CANCELLED):
+        return True
+    aio = sys.modules.get("asyncio")
+    return aio is not None and isinstance(error, aio.CancelledError)
+
+
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt"})
 
 
@@ -52,7 +63,7 @@ def ending_of(error: BaseException | None) -> str | None:
         return FINISHED
     if isinstance(error, GeneratorExit):
         return STOPPED
-    if isinstance(error, _CANCELLED):
+    if _cancelled(error):
         return CANCELLED
     if any(cls.__name__ in _INTERRUPTS for cls in type(error).__mro__):
         return INTERRUPTED

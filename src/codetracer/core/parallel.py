@@ -7,6 +7,7 @@ travel back pickled, which costs far less than building them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,21 @@ from codetracer.core.extract import extract_one
 from codetracer.core.extractor import Extractor
 from codetracer.core.model import Run
 from codetracer.core.registry import ExtractorRegistry
+from codetracer.core.store_rows import EncodedRun, encode_run
+
+IN_FLIGHT_PER_WORKER = 8
+"""Artifacts handed to each worker ahead of the caller: enough to keep the workers busy while the caller stores and
+prints, few enough that results waiting for a slow caller hold memory for a handful of runs, not for the corpus."""
 
 _worker_registry: ExtractorRegistry | None = None
 _worker_localizers: dict[str, Any] = {}
 
 
-def _extract_in_worker(item: tuple[str, str, str | None, bool]) -> list[Run | Failure]:
+def _extract_in_worker(item: tuple[str, str, str | None, bool, bool]) -> list[Run | EncodedRun | Failure]:
     global _worker_registry
     if _worker_registry is None:
         _worker_registry = ExtractorRegistry.from_plugins()
-    path, name, localizer_name, all_runs = item
+    path, name, localizer_name, all_runs, encode = item
     results = list(extract_one(Path(path), _worker_registry.get(name)))
     if localizer_name is not None:
         localizer = _worker_localizers.get(localizer_name)
@@ -34,7 +40,9 @@ def _extract_in_worker(item: tuple[str, str, str | None, bool]) -> list[Run | Fa
         for run in results:
             if localizer is not None and isinstance(run, Run) and (run.outcome.value != "solved" or all_runs):
                 run.diagnosis = localizer.localize(run)
-    return results
+    if encode:  # the store's rows, built here in parallel; a tree travels back compressed, not as objects
+        return [encode_run(r) if isinstance(r, Run) else r for r in results]
+    return list(results)
 
 
 def _registered_localizer(name: str) -> Any:
@@ -55,13 +63,17 @@ def extract_in_order(
     jobs: int = 1,
     localizer: str | None = None,
     all_runs: bool = False,
-) -> Iterator[tuple[tuple[Path, Extractor] | Failure, list[Run | Failure]]]:
+    encode: bool = False,
+) -> Iterator[tuple[tuple[Path, Extractor] | Failure, list[Run | EncodedRun | Failure]]]:
     """Each discovered entry with its runs (or its failure), in discovery order.
 
     With ``jobs > 1`` the artifacts are read by a pool of processes (extractors are looked up by name there, so they
     must come from the plugin registry); trees travel back pickled, which costs far less than building them. With
     ``localizer`` (a registered name) the workers also diagnose the runs that are not solved (all with ``all_runs``);
-    serially, diagnosing is left to the caller.
+    serially, diagnosing is left to the caller. With ``encode`` the workers hand back each run as the rows a store
+    writes (:class:`~codetracer.core.store_rows.EncodedRun`) instead of its tree, so the caller only inserts them;
+    serially, runs come back as trees whatever ``encode`` says. At most :data:`IN_FLIGHT_PER_WORKER` artifacts per
+    worker are ahead of the caller, so memory stays bounded by a few runs however large the corpus.
     """
     work = [entry for entry in found if not isinstance(entry, Failure)]
     if jobs <= 1 or len(work) < 2 * jobs:
@@ -70,8 +82,22 @@ def extract_in_order(
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(min(jobs, len(work))) as pool:
-        tasks = [(str(p), e.name, localizer, all_runs) for p, e in work]
-        results = pool.map(_extract_in_worker, tasks, chunksize=4)
+    workers = min(jobs, len(work))
+    with ProcessPoolExecutor(workers) as pool:
+        tasks = iter([(str(p), e.name, localizer, all_runs, encode) for p, e in work])
+        pending: deque[Any] = deque()
+
+        def submit() -> None:
+            task = next(tasks, None)
+            if task is not None:
+                pending.append(pool.submit(_extract_in_worker, task))
+
+        for _ in range(workers * IN_FLIGHT_PER_WORKER):
+            submit()
         for entry in found:
-            yield entry, [entry] if isinstance(entry, Failure) else next(results)
+            if isinstance(entry, Failure):
+                yield entry, [entry]
+                continue
+            result = pending.popleft().result()
+            submit()
+            yield entry, result

@@ -77,11 +77,28 @@ class RecentRuns(list[Run]):
         self.max_bytes = max_bytes
         self._sizes: dict[int, int] = {}
         """id(run) -> its estimated size, for the runs in the list."""
+        self._total = 0
+        """The sum of ``_sizes``: kept up to date by :meth:`append`, so that appending costs the same with a
+        thousand runs kept as with one (adding them up again per run made a tracer's writer quadratic)."""
 
     def append(self, run: Run) -> None:
+        if len(self._sizes) != len(self) or id(run) in self._sizes:  # changed by other list methods: count again
+            super().append(run)
+            self.trim()
+            return
         super().append(run)
-        self._sizes[id(run)] = run_size(run)
-        self.trim()
+        size = self._sizes[id(run)] = run_size(run)
+        self._total += size
+        drop = max(len(self) - self.limit, 0)
+        total = self._total - sum(self._sizes[id(old)] for old in self[:drop])
+        if self.max_bytes is not None:
+            while len(self) - drop > 1 and total > self.max_bytes:
+                total -= self._sizes[id(self[drop])]
+                drop += 1
+        for old in self[:drop]:
+            del self._sizes[id(old)]
+        del self[:drop]
+        self._total = total
 
     def keep(self, runs: int | None = None, max_bytes: int | EllipsisType | None = ...) -> None:
         """Change the bounds (``max_bytes=None``: no size bound; left out: unchanged) and apply them now."""
@@ -105,11 +122,12 @@ class RecentRuns(list[Run]):
         return size
 
     def trim(self) -> None:
-        """Drop the oldest runs until both bounds hold (the list may have been changed by any list method)."""
+        """Drop the oldest runs until both bounds hold, counting every size again (the list may have been changed by
+        any list method)."""
         if len(self) > self.limit:
             del self[: len(self) - self.limit]
+        total = self.nbytes
         if self.max_bytes is not None:
-            total = self.nbytes
             drop = 0
             while len(self) - drop > 1 and total > self.max_bytes:
                 total -= self._size(self[drop])
@@ -119,3 +137,4 @@ class RecentRuns(list[Run]):
         live = {id(run) for run in self}
         for key in [k for k in self._sizes if k not in live]:  # ids of dropped runs may be reused
             del self._sizes[key]
+        self._total = sum(self._sizes[id(run)] for run in self)

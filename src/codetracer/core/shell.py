@@ -31,7 +31,15 @@ _SED_TEXT = re.compile(r"(?:^|[;\n])\s*(?:\$|\d+(?:,\d+)?|/[^/]*/)?\s*([aic])(\\
 _SED_READ = re.compile(r"(?:^|[;\n])\s*(?:\$|\d+|/[^/]*/)?\s*R?r\s+(\S+)")
 _NULL_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "-"})
 _GIT_REVERTS = frozenset({"checkout", "restore"})
-_WRITE_CALL = re.compile(r"open\([^)]*['\"][wa]b?\+?['\"]|\.write_text\(|\.write_bytes\(|\bwritelines?\(|>>?\s*['\"]")
+_WRITE_CALLS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("open(", re.compile(r"open\([^)]*['\"][wa]b?\+?['\"]")),
+    (".write_text(", re.compile(r"\.write_text\(")),
+    (".write_bytes(", re.compile(r"\.write_bytes\(")),
+    ("writeline", re.compile(r"\bwritelines?\(")),
+    (">", re.compile(r">>?\s*['\"]")),
+)
+"""Signs of a file write in inline code, each with a substring it needs: one alternation over a long script body
+costs every alternative at every position, a substring test and a pattern starting with a literal do not."""
 
 
 @dataclass
@@ -449,4 +457,4 @@ def _split_unescaped(text: str, delim: str, count: int) -> list[str]:
 
 def writes_files(code: str) -> bool:
     """True when inline code or a script body contains a file write (``open(.., 'w')``, ``write_text`` ...)."""
-    return bool(_WRITE_CALL.search(code))
+    return any(literal in code and pattern.search(code) for literal, pattern in _WRITE_CALLS)
