@@ -1,4 +1,5 @@
-"""A finished trace tree as OpenTelemetry spans following the GenAI semantic conventions (the span mapping).
+"""A finished trace tree as OpenTelemetry spans following the GenAI semantic conventions (the span mapping), with
+OpenInference's span kinds and input/output beside them (:mod:`.openinference`) for Phoenix and Langfuse.
 
 Span layout (one trace per run)::
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from codetracer import __version__
 from codetracer.core.model import Call, Outcome, Run, Stage, Step
 from codetracer.core.secrets import redact_run, shorten_redacted
+from codetracer.export.otel import openinference as oi
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from opentelemetry.sdk.trace import TracerProvider
@@ -241,7 +243,7 @@ def _run_attributes(run: Run, capture: bool) -> dict[str, Any]:
             ("codetracer.diagnosis.suggestion", d.suggestion),
             ("codetracer.diagnosis.agent", d.agent),
         ]
-    return _attrs(pairs)
+    return _attrs(pairs + oi.run_pairs(run, capture, _clip))
 
 
 def _stage_attributes(stage: Stage, run: Run) -> dict[str, Any]:
@@ -254,6 +256,7 @@ def _stage_attributes(stage: Stage, run: Run) -> dict[str, Any]:
             ("codetracer.stage.end_step", stage.end_step),
             ("codetracer.stage.source", stage.source),
             ("codetracer.stage.holds_onset", True if holds_onset else None),
+            *oi.stage_pairs(stage),
         ]
     )
 
@@ -281,6 +284,7 @@ def _step_attributes(step: Step, run: Run, capture: bool) -> dict[str, Any]:
             ("codetracer.diagnosis.role", role),
             ("codetracer.diagnosis.incorrect", True if d and step.id in d.incorrect_step_ids else None),
             ("codetracer.diagnosis.unuseful", True if d and step.id in d.unuseful_step_ids else None),
+            *oi.step_pairs(step, capture, _clip),
         ]
     )
 
@@ -302,6 +306,7 @@ def _llm_attributes(call: Call, capture: bool) -> dict[str, Any]:
             ("codetracer.call.raw_ref", call.raw_ref),
             ("codetracer.llm.input_messages", call.input_messages),
             ("codetracer.llm.cost", call.cost),
+            *oi.llm_pairs(call, capture, _clip),
         ]
     )
 
@@ -337,6 +342,7 @@ def _tool_attributes(call: Call, capture: bool) -> dict[str, Any]:
             ("codetracer.tool.output_chars", obs.text.size if obs is not None and obs.text is not None else None),
             ("codetracer.call.complete", call.complete),
             ("codetracer.call.raw_ref", call.raw_ref),
+            *oi.tool_pairs(call, capture, _clip),
         ]
     )
 
