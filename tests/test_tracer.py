@@ -110,7 +110,8 @@ def test_broken_store_never_reaches_the_agent_and_runs_are_recovered_later(home:
     assert run.id == "r" and len(run.steps) == 4 and run.complete
 
 
-def test_full_writer_queue_defers_runs_to_recovery(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def slow_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every store write takes 0.3 s longer: the writer falls behind and its queue fills."""
     original = Store.save_runs
 
     def slow_save(self: Store, runs):
@@ -118,6 +119,10 @@ def test_full_writer_queue_defers_runs_to_recovery(home: Path, monkeypatch: pyte
         return original(self, runs)
 
     monkeypatch.setattr(Store, "save_runs", slow_save)
+
+
+def test_full_writer_queue_defers_runs_to_recovery(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_store(monkeypatch)
     tracer = Tracer(queue_size=1)
     for i in range(6):
         trace_steps(tracer, f"r{i}", 1)
@@ -170,13 +175,7 @@ def test_a_run_that_holds_nothing_is_neither_kept_nor_stored(home: Path) -> None
 
 def test_writer_queue_bounded_by_bytes_defers_runs_to_recovery(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The queue holds many runs but bounds the bytes their events take: past it, runs wait in their journals."""
-    original = Store.save_runs
-
-    def slow_save(self: Store, runs):
-        time.sleep(0.3)
-        return original(self, runs)
-
-    monkeypatch.setattr(Store, "save_runs", slow_save)
+    slow_store(monkeypatch)
     tracer = Tracer(queue_bytes=1)  # a single run's journal is over it: only an empty queue takes one
     for i in range(6):
         trace_steps(tracer, f"r{i}", 2)

@@ -30,19 +30,18 @@ from codetracer.core.verifier import file_of_test, read_output
 
 _TAIL_CHARS = 4000
 _ERROR_LINE = re.compile(r"^[^\S\n]*\w*(?:Error|Exception): \S", re.M)
-_ERROR_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("Traceback (most recent call last)", re.compile(r"Traceback \(most recent call last\)")),
-    ("Error", _ERROR_LINE),
-    ("Exception", _ERROR_LINE),
-    ("Error", re.compile(r"^E\s+\w+Error", re.M)),
-    ("FAILED", re.compile(r"\bFAILED\b")),
-    ("command not found", re.compile(r"command not found")),
-    ("No such file or directory", re.compile(r"No such file or directory")),
-    ("Segmentation fault", re.compile(r"Segmentation fault")),
-    ("fatal:", re.compile(r"\bfatal:")),
+_ERROR_PARTS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("Traceback (most recent call last)",), re.compile(r"Traceback \(most recent call last\)")),
+    (("Error", "Exception"), _ERROR_LINE),
+    (("Error",), re.compile(r"^E\s+\w+Error", re.M)),
+    (("FAILED",), re.compile(r"\bFAILED\b")),
+    (("command not found",), re.compile(r"command not found")),
+    (("No such file or directory",), re.compile(r"No such file or directory")),
+    (("Segmentation fault",), re.compile(r"Segmentation fault")),
+    (("fatal:",), re.compile(r"\bfatal:")),
 )
 """What an output showing an error contains: a traceback, an error line, a failed test, a missing command or file, a
-crash, git's ``fatal:``; each with a substring it cannot match without (see :func:`first_error`)."""
+crash, git's ``fatal:``; each with the substrings it cannot match without one of (see :func:`first_error`)."""
 _SUCCESS_CLAIM = re.compile(
     r"\b(success(fully)?|works?( correctly| as expected)?|verified|confirmed|all tests pass(ed)?|correct(ly)?|"
     r"TERMINATE|complete[ds]?)\b",
@@ -190,8 +189,8 @@ def first_error(text: str) -> str | None:
     of the shared corpora and fixtures, 8x faster.
     """
     best: tuple[int, str] | None = None
-    for literal, pattern in _ERROR_PARTS:
-        if literal not in text:
+    for literals, pattern in _ERROR_PARTS:
+        if not any(literal in text for literal in literals):
             continue
         match = pattern.search(text)
         if match is None:
