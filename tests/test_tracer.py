@@ -212,6 +212,36 @@ def test_runs_finishing_close_together_are_stored_in_one_transaction(
     assert os.listdir(config.journal_dir(home)) == [], "stored runs leave no journal behind"
 
 
+def test_settle_gives_the_trees_while_the_writer_goes_on_gathering_runs_for_one_transaction(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pytest plugin waits for after each test: the trees in ``tracer.runs``, not the store. Waiting for the
+    store after every run made one transaction per run."""
+    from codetracer.core import tracer as tracer_module
+
+    batches: list[list[str]] = []
+    original = Store.save_runs
+
+    def counted(self: Store, runs):
+        runs = list(runs)
+        batches.append([r.id for r in runs])
+        return original(self, runs)
+
+    monkeypatch.setattr(Store, "save_runs", counted)
+    monkeypatch.setattr(tracer_module, "SAVE_INTERVAL", 5.0)  # a transaction at most every 5 s
+    tracer = Tracer()
+    trace_steps(tracer, "first", 1)
+    assert tracer.flush()  # stored alone, at once
+    for i in range(5):
+        trace_steps(tracer, f"r{i}", 2)
+        assert tracer.settle(timeout=4)  # well before the next transaction may start
+        assert [r.id for r in tracer.runs][-1] == f"r{i}" and len(tracer.runs[-1].steps) == 2
+    assert batches == [["first"]], "settle stores nothing itself"
+    assert tracer.flush(timeout=4), "flush wakes the gathering writer instead of waiting out SAVE_INTERVAL"
+    assert batches == [["first"], [f"r{i}" for i in range(5)]]
+    tracer.close()
+
+
 def test_failing_plugin_and_unwritable_journal_are_counted_not_raised(home: Path) -> None:
     class Broken:
         @hookimpl

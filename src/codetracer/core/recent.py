@@ -97,8 +97,18 @@ class RecentRuns(list[Run]):
                 drop += 1
         for old in self[:drop]:
             del self._sizes[id(old)]
-        del self[:drop]
+        super().__delitem__(slice(None, drop))
         self._total = total
+
+    def __delitem__(self, key: Any) -> None:
+        """``del runs[i]`` / ``del runs[a:b]`` (the pytest plugin forgets a passing test's runs so) keeps the sizes
+        and their total right, so the next :meth:`append` stays cheap instead of counting every tree again."""
+        removed = self[key] if isinstance(key, slice) else [self[key]]
+        super().__delitem__(key)
+        for run in removed:
+            size = self._sizes.pop(id(run), None)
+            if size is not None:
+                self._total -= size
 
     def keep(self, runs: int | None = None, max_bytes: int | EllipsisType | None = ...) -> None:
         """Change the bounds (``max_bytes=None``: no size bound; left out: unchanged) and apply them now."""

@@ -39,6 +39,9 @@ log = logging.getLogger("codetracer")
 
 _STOP = object()
 _PREPARE = object()
+_FLUSH = object()
+"""Put in the writer's queue by :meth:`Tracer.flush`: store what is gathered now, without waiting out
+:data:`SAVE_INTERVAL` for more (someone waits for it)."""
 GROW_INTERVAL = 0.1
 """Seconds between the writer's looks at open journals (:meth:`Journal.grow_ahead`), while there are any."""
 SAVE_INTERVAL = 0.02
@@ -132,6 +135,12 @@ class Tracer:
         self._waiting_bytes = 0
         """Their journal bytes."""
         self._prepare_queued = False
+        self._flush_queued = False
+        """A :data:`_FLUSH` waits in the queue (one at a time is enough)."""
+        self._handed = 0
+        """Finished runs handed to the writer so far; :attr:`_built` of them have their trees built."""
+        self._built = 0
+        self._settled = threading.Condition(threading.Lock())
         self._writer: threading.Thread | None = None
         self._store: Store | None = None
         self._closed = False
@@ -162,6 +171,7 @@ class Tracer:
             with self._lock:
                 self._waiting += 1
                 self._waiting_bytes += size
+                self._handed += 1
             self._queue.put_nowait(item)
         else:
             if not self.persist:  # nothing to recover from later: build it here rather than lose the run
@@ -172,6 +182,17 @@ class Tracer:
                 log.warning("codetracer store is behind; finished runs stay in the journal and are stored on recovery")
             assert self.journal is not None
             self._defer(run_id)
+
+    def _build(self, item: _Finished, built: list[Run]) -> None:
+        """Build one finished run's tree on the writer thread (a run that cannot be built stays in its journal)."""
+        try:
+            built.extend(self._accept([item]))
+        except Exception:
+            log.exception("codetracer could not build run %s; it stays in the journal", item.run_id)
+        finally:
+            with self._settled:
+                self._built += 1
+                self._settled.notify_all()
 
     def _accept(self, items: list[_Finished]) -> list[Run]:
         runs = []
@@ -232,11 +253,12 @@ class Tracer:
                     if not grow_failed:
                         log.exception("codetracer could not grow journals ahead; runs grow their own")
                     grow_failed = True
-            stop = self._gather(items, last_save + SAVE_INTERVAL)
+            built: list[Run] = []
+            stop = self._gather(items, last_save + SAVE_INTERVAL, built)
             batch = [item for item in items if isinstance(item, _Finished)]
             if batch:
                 try:
-                    self._save(batch)
+                    self._save(built)
                 except Exception:
                     log.exception("codetracer writer failed on a batch; its runs stay in the journal")
                 finally:
@@ -247,16 +269,22 @@ class Tracer:
             for _ in items:
                 self._queue.task_done()
 
-    def _gather(self, items: list[object], not_before: float) -> bool:
+    def _gather(self, items: list[object], not_before: float, built: list[Run]) -> bool:
         """Add to ``items`` what waits in the queue, and while they hold a finished run, what comes until
-        ``not_before`` (the earliest time for the next transaction); True once told to stop. Spare journals are
-        prepared as soon as asked: a run starting meanwhile must find one ready, or its agent creates the file itself
-        (a few hundred µs on the agent's thread)."""
+        ``not_before`` (the earliest time for the next transaction); True once told to stop. Each finished run's tree
+        is built as it arrives, into ``built`` and :attr:`runs` (:meth:`settle` waits for that, not for the store).
+        Spare journals are prepared as soon as asked: a run starting meanwhile must find one ready, or its agent
+        creates the file itself (a few hundred µs on the agent's thread)."""
         pending = list(items)
         while True:
             for item in pending:
+                if isinstance(item, _Finished):
+                    self._build(item, built)
                 if item is _STOP:
                     return True
+                if item is _FLUSH:
+                    self._flush_queued = False
+                    return False
                 if item is _PREPARE and self.journal is not None:
                     self._prepare_queued = False
                     self.journal.prepare()
@@ -284,8 +312,7 @@ class Tracer:
         self._prepare_queued = True
         self._queue.put_nowait(_PREPARE)
 
-    def _save(self, batch: list[_Finished]) -> None:
-        runs = self._accept(batch)
+    def _save(self, runs: list[Run]) -> None:
         if self.journal is None:
             return
         try:
@@ -303,9 +330,30 @@ class Tracer:
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
 
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every run finished so far has its tree built and in :attr:`runs` (stored or not); False on
+        timeout. Cheaper than :meth:`flush` for a caller that only reads :attr:`runs` (the pytest plugin after each
+        test): the writer goes on gathering runs into one store transaction instead of one per wait."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._handed
+        with self._settled:
+            while self._built < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._writer is None or not self._writer.is_alive():
+                    return False
+                self._settled.wait(min(left, 0.05))
+        return True
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every finished run handed to the writer is stored (or deferred); False on timeout."""
         deadline = time.monotonic() + timeout
+        if self._queue.unfinished_tasks and not self._flush_queued:
+            self._flush_queued = True  # wake a writer that gathers runs for a later transaction: we wait for them
+            try:
+                self._queue.put_nowait(_FLUSH)
+            except queue.Full:  # the writer is busy anyway; it stores as it goes
+                self._flush_queued = False
         done = self._queue.all_tasks_done  # notified by the writer's last task_done: no polling delay per flush
         with done:
             while self._queue.unfinished_tasks:
