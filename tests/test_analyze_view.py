@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codetracer.cli.analyze import short_task
+from codetracer.cli.analyze import ID_WIDTH, RunLines
 from codetracer.core.store import Store
+from codetracer.core.text import short_task
 
 INSTANCES = ["astropy__astropy-12907", "astropy__astropy-13033", "django__django-10880", "django__django-10999"]
 
@@ -63,3 +64,20 @@ def test_short_task_says_what_the_task_is_about() -> None:
     assert short_task("Fix: a bug", 80) == "Fix: a bug"
     assert short_task("x" * 50, 10) == "x" * 9 + "\u2026"
     assert short_task(None, 10) == ""
+
+
+def test_a_run_id_longer_than_its_column_gets_a_line_of_its_own_and_the_columns_stay() -> None:
+    import io
+    from types import SimpleNamespace
+
+    out = io.StringIO()
+    lines = RunLines(out, color=False)
+    row = {"framework": "mini-swe-agent", "outcome": "failed", "n_steps": 12, "onset_step": 3, "confidence": 0.7,
+           "task": "Fix the parser"}
+    long_id = "mini-swe-agent:" + "x" * 60
+    lines.print(SimpleNamespace(id="short", **row))
+    lines.print(SimpleNamespace(id=long_id, **row))
+    header, first, own, second = out.getvalue().splitlines()
+    assert own == long_id, "the id is whole, never cut"
+    assert second.startswith(" " * ID_WIDTH) and second[ID_WIDTH:] == first[ID_WIDTH:]
+    assert header.index("FRAMEWORK") == first.index("mini-swe-agent") == second.index("mini-swe-agent")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from codetracer.cli.common import Progress, _emit_json, _store, use_color, use_tty
 from codetracer.core.errors import CodetracerError
+from codetracer.core.text import cut, short_task
 
 if TYPE_CHECKING:
     from codetracer.core.model import Run
@@ -149,6 +149,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+ID_WIDTH = 48
+"""Characters of the RUN column of the line per run; most run ids (artifact names) fit."""
+
+
 class RunLines:
     """The concise view of many runs: a header, then one line per run (id, framework, outcome, steps, onset,
     confidence, the task shortened to what the terminal has left). The id is never cut: it is what `show` takes."""
@@ -179,7 +183,7 @@ class RunLines:
     def print(self, r: Any) -> None:
         """The line of a run from its stored rows (:class:`~codetracer.core.store_rows.EncodedRun`) or the like."""
         if self.count == 0:
-            head = f"{'RUN':48} {'FRAMEWORK':14} {'OUTCOME':7} {'STEPS':>5} {'ONSET':>5} {'CONF':>4}  TASK"
+            head = f"{'RUN':{ID_WIDTH}} {'FRAMEWORK':14} {'OUTCOME':7} {'STEPS':>5} {'ONSET':>5} {'CONF':>4}  TASK"
             self.stream.write(head + "\n")
         self.count += 1
         onset = "" if r.onset_step is None else str(r.onset_step)
@@ -187,32 +191,18 @@ class RunLines:
         outcome = f"{r.outcome:7}"
         if self.color:
             outcome = {"solved": "\x1b[32m", "failed": "\x1b[31m"}.get(r.outcome, "") + outcome + "\x1b[0m"
-        head = f"{r.id:48} {_cut(r.framework, 14):14} {outcome} {r.n_steps:5} {onset:>5} {conf:>4}  "
-        room = max(self.width - max(len(r.id), 48) - 14 - 7 - 5 - 5 - 4 - 7, 20)
+        run_id = r.id
+        if len(run_id) > ID_WIDTH:  # an id is never cut: a longer one gets a line of its own, the columns stay put
+            self.stream.write(run_id + "\n")
+            run_id = ""
+        head = f"{run_id:{ID_WIDTH}} {cut(r.framework, 14):14} {outcome} {r.n_steps:5} {onset:>5} {conf:>4}  "
+        room = max(self.width - ID_WIDTH - 14 - 7 - 5 - 5 - 4 - 7, 20)
         task = r.task
         if self.redact and task:
             from codetracer.core.secrets import redact
 
             task = redact(task)  # whole, before it is shortened, so no secret is cut in two
         self.stream.write(head + short_task(task, room) + "\n")
-
-
-_TAG = re.compile(r"</?[A-Za-z_][\w-]*>")
-
-
-def short_task(task: str | None, width: int) -> str:
-    """The task on one line of at most ``width`` characters: markup tags dropped, whitespace collapsed, and a short
-    lead-in phrase ending in a colon ("Consider the following PR description:") skipped, so the line says what the
-    task is about."""
-    text = " ".join(_TAG.sub(" ", task or "").split())
-    lead, colon, rest = text.partition(": ")
-    if colon and len(lead) <= 48 and len(rest) > 20 and lead.count(" ") >= 2:  # "Consider the following issue: ..."
-        text = rest
-    return _cut(text, width)
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "\u2026"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from codetracer.core.sequences import RunSequence, framework_detail, short_task
+from codetracer.core.sequences import RunSequence, framework_detail
+from codetracer.core.text import short_task
 
 if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.store import RunSummary

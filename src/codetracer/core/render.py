@@ -19,20 +19,12 @@ from typing import Any
 
 from codetracer.core.endings import CANCELLED, INTERRUPTED, STOPPED
 from codetracer.core.model import Action, Call, Observation, Run, Stage, Step, Text
+from codetracer.core.text import shorten
 
 _PAUSED_OR_CUT = frozenset({INTERRUPTED, STOPPED, CANCELLED})
 
 MAX_FOLD_LINES = 40
 """Runs with more stages than this merge consecutive folded stages into one line."""
-
-
-def shorten(text: str, limit: int) -> str:
-    """One line of at most ``limit`` characters, keeping both ends."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    keep = max(limit - 5, 2)
-    return flat[: keep // 2] + " ... " + flat[-(keep - keep // 2) :]
 
 
 def action_summary(action: Action) -> str:

@@ -106,14 +106,6 @@ def framework_detail(framework: str, metadata: Mapping[str, Any] | None) -> str 
     return None
 
 
-def short_task(task: str | None, width: int = 40) -> str:
-    """The task on one line, cut to ``width`` characters (an ellipsis says it was cut)."""
-    if not task:
-        return ""
-    line = " ".join(task.split())
-    return line if len(line) <= width else line[: width - 1].rstrip() + "\u2026"
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Sequences
 # --------------------------------------------------------------------------------------------------------------------
