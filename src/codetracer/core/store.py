@@ -15,13 +15,13 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codetracer.core.errors import NotFound, StoreError
+from codetracer.core.store_api import FailurePattern, RunSummary, StepHit
 from codetracer.core.store_rows import STEP_TEXT_LIMIT, EncodedRun, encode_run
 
 if TYPE_CHECKING:  # loaded where trees are: `ls`, `search` and `memory` start without pydantic's models
@@ -143,43 +143,9 @@ _INSERT_STEP = (
 )
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    id: str
-    framework: str
-    outcome: str
-    task: str | None
-    started_at: float | None
-    n_steps: int
-    n_error_steps: int
-    complete: bool
-    onset_step: int | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class StepHit:
-    run_id: str
-    step_id: int
-    snippet: str
-
-
-@dataclass(frozen=True)
-class FailurePattern:
-    id: int
-    project: str
-    framework: str
-    task_kind: str
-    signature: str
-    evidence: str
-    advice: str | None
-    seen: int
-    confirmed: bool
-    example_run_id: str | None
-
-
 class Store:
-    """One SQLite database file. Each thread gets its own connection; every write is one short transaction."""
+    """One SQLite database file (a :class:`~codetracer.core.store_api.RunStore`). Each thread gets its own
+    connection; every write is one short transaction."""
 
     def __init__(self, path: Path, *, project: str = "default", timeout: float = 10.0) -> None:
         self.path = Path(path)
@@ -275,6 +241,11 @@ class Store:
             return list(conn.execute(sql, tuple(params)))
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read-only query with ``?`` placeholders, rows by column name (:meth:`RunStore.query
+        <codetracer.core.store_api.RunStore.query>`)."""
+        return self._query(sql, params)
 
     def _migrate(self) -> None:
         with self._tx() as conn:
