@@ -17,10 +17,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent.parent / "tests")]
 
 from pgserver import PgServer  # noqa: E402
-from store_backends import SqliteBackend  # noqa: E402
 
 from codetracer.core.store_api import RunStore  # noqa: E402
 from codetracer.core.store_open import open_store  # noqa: E402
+from store_backends import SqliteBackend  # noqa: E402
 
 _names = itertools.count()
 

@@ -20,13 +20,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from pgserver import PgServer, free_port
-from test_store import make_run
 
 from codetracer.cli import main
 from codetracer.core import store_pg
 from codetracer.core.errors import StoreError
 from codetracer.core.store_open import open_store
 from codetracer.core.tracer import Tracer, recover
+from test_store import make_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ def test_sqlite_users_never_import_psycopg(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-# -- the CLI on a PostgreSQL store --------------------------------------------------------------------------------------
+# -- the CLI on a PostgreSQL store ------------------------------------------------------------------------------------
 
 
 def test_cli_analyze_ls_show_search_memory_on_postgres(
