@@ -252,6 +252,8 @@ class Tracer:
         trees, segments and stores them."""
         if self.journal is not None:
             self.journal.prepare()
+            if store_open.is_postgres(self.store_location):
+                self._connect_early()
         stop = grow_failed = False
         last_save = 0.0
         while not stop:
@@ -348,6 +350,15 @@ class Tracer:
             return
         for run in runs:
             self.journal.close(run.id, delete=True)
+
+    def _connect_early(self) -> None:
+        """Open a PostgreSQL store before the first run finishes: loading psycopg, connecting and checking the
+        schema take a fraction of a second (seconds when many agents start together on a busy machine), which the
+        first runs would otherwise wait for before they arrive. A server that does not answer is tried again later."""
+        try:
+            self.store()
+        except StoreError as exc:
+            self._store_failed(exc)
 
     def _store_failed(self, exc: StoreError) -> None:
         """Note a store failure and when to try again: each failure in a row doubles the pause, up to RETRY_MAX."""
