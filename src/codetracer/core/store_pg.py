@@ -23,17 +23,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from codetracer.core.errors import NotFound, StoreError
-from codetracer.core.store_api import FailurePattern, RunSummary, StepHit
-from codetracer.core.store_rows import encode_run
+from codetracer.core.errors import StoreError
+from codetracer.core.store_api import StepHit
+from codetracer.core.store_sql import SqlStore
 
 if TYPE_CHECKING:
-    from codetracer.core.model import Diagnosis, Run
     from codetracer.core.store_rows import EncodedRun
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "PgStore", "where"]
@@ -160,9 +158,11 @@ def where(url: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host or 'localhost'}{':' + str(port) if port else ''}/{db or ''}"
 
 
-class PgStore:
+class PgStore(SqlStore):
     """A PostgreSQL database (a :class:`~codetracer.core.store_api.RunStore`). Each thread (and each process after a
     fork) gets its own connection; every write is one transaction."""
+
+    _mark = "%s"
 
     def __init__(self, url: str, *, project: str = "default", timeout: float = 10.0) -> None:
         self.url = url
@@ -263,13 +263,6 @@ class PgStore:
 
     # -- runs ---------------------------------------------------------------------------------------------------------
 
-    def save_runs(self, runs: Iterable[Run]) -> int:
-        """Insert or replace whole runs in one transaction; returns how many were written."""
-        return self.save_encoded([encode_run(run) for run in runs])
-
-    def save_run(self, run: Run) -> None:
-        self.save_runs([run])
-
     def save_encoded(self, records: Iterable[EncodedRun]) -> int:
         """Insert or replace runs already encoded, all in one transaction: run rows upserted in id order (two batches
         sharing runs lock them in the same order, never in a cycle), their old steps and diagnoses deleted, the new
@@ -302,60 +295,6 @@ class PgStore:
                 cur.executemany(_UPSERT_DIAGNOSIS, diagnosis_rows)
         return len(rows)
 
-    def load_run(self, run_id: str) -> Run:
-        """The whole tree of ``run_id``; a unique id prefix is enough."""
-        rows = self._query("SELECT tree FROM runs WHERE id = %s AND project = %s", (run_id, self.project))
-        if not rows:
-            rows = self._query(
-                "SELECT tree FROM runs WHERE id LIKE %s ESCAPE '\\' AND project = %s LIMIT 2",
-                (_like_escape(run_id) + "%", self.project),
-            )
-            if len(rows) > 1:
-                raise NotFound(f"run id {run_id!r} is ambiguous: more than one stored run starts with it")
-        if not rows:
-            raise NotFound(f"no stored run {run_id!r} (see `codetracer ls`)")
-        from codetracer.core.model import Run
-
-        return Run.model_validate_json(zlib.decompress(rows[0]["tree"]))
-
-    def list_runs(
-        self,
-        *,
-        framework: str | None = None,
-        outcome: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[RunSummary]:
-        """Stored runs, newest first, filtered by framework, outcome and start time; ``limit`` runs from ``offset``."""
-        clauses, params = ["project = %s"], [self.project]
-        for clause, value in (
-            ("framework = %s", framework or None),
-            ("outcome = %s", outcome or None),
-            ("COALESCE(started_at, saved_at) >= %s", since),
-            ("COALESCE(started_at, saved_at) <= %s", until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                params.append(value)  # type: ignore[arg-type]
-        sql = (
-            "SELECT id, framework, outcome, task, started_at, n_steps, n_error_steps, complete, onset_step, source "
-            f"FROM runs WHERE {' AND '.join(clauses)} ORDER BY COALESCE(started_at, saved_at) DESC, id"
-        )
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-            if offset:
-                sql += f" OFFSET {int(offset)}"
-        return [
-            RunSummary(
-                id=r["id"], framework=r["framework"], outcome=r["outcome"], task=r["task"],
-                started_at=r["started_at"], n_steps=r["n_steps"], n_error_steps=r["n_error_steps"],
-                complete=bool(r["complete"]), onset_step=r["onset_step"], source=r["source"],
-            )
-            for r in self._query(sql, params)
-        ]  # fmt: skip
-
     def search_steps(self, text: str, *, limit: int = 50) -> list[StepHit]:
         """Steps that hold every word of ``text`` (a word with punctuation, ``calc.py``, as a phrase): the best
         ``limit`` by ``ts_rank`` among the newest :data:`SEARCH_WINDOW` matching steps of this project."""
@@ -374,18 +313,6 @@ class PgStore:
             (*words, self.project, SEARCH_WINDOW, limit),
         )
         return [StepHit(r["run_id"], int(r["step_id"]), r["snip"]) for r in rows]
-
-    def delete_run(self, run_id: str) -> None:
-        with self._tx() as conn:  # its steps and diagnoses go by cascade
-            conn.execute("DELETE FROM runs WHERE id = %s AND project = %s", (run_id, self.project))
-
-    # -- diagnoses ----------------------------------------------------------------------------------------------------
-
-    def diagnoses(self, run_id: str) -> list[Diagnosis]:
-        rows = self._query("SELECT diagnosis FROM diagnoses WHERE run_id = %s ORDER BY created_at", (run_id,))
-        from codetracer.core.model import Diagnosis
-
-        return [Diagnosis.model_validate_json(r["diagnosis"]) for r in rows]
 
     # -- cross-run memory: every writer of the project reads and reinforces the same patterns -------------------------
 
@@ -412,42 +339,3 @@ class PgStore:
                 (self.project, framework, task_kind, signature, evidence, advice, int(confirmed), now, now,
                  example_run_id),
             )
-
-    def patterns(
-        self, *, framework: str | None = None, task_kind: str | None = None, limit: int | None = 20
-    ) -> list[FailurePattern]:
-        """Failure patterns of this project (of ``framework`` and ``task_kind`` when given), most useful first."""
-        sql = "SELECT * FROM failure_patterns WHERE project = %s"
-        params: list[Any] = [self.project]
-        if framework is not None:
-            sql += " AND framework = %s"
-            params.append(framework)
-        if task_kind is not None:
-            sql += " AND task_kind = %s"
-            params.append(task_kind)
-        sql += " ORDER BY confirmed DESC, seen DESC, last_seen DESC, id"
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return [
-            FailurePattern(
-                id=int(r["id"]), project=r["project"], framework=r["framework"], task_kind=r["task_kind"],
-                signature=r["signature"], evidence=r["evidence"], advice=r["advice"], seen=r["seen"],
-                confirmed=bool(r["confirmed"]), example_run_id=r["example_run_id"],
-            )
-            for r in self._query(sql, params)
-        ]  # fmt: skip
-
-    def forget_patterns(self, *, run_id: str | None = None) -> int:
-        """Delete this project's patterns (only those learned from ``run_id`` when given); other projects untouched."""
-        sql = "DELETE FROM failure_patterns WHERE project = %s"
-        params: list[Any] = [self.project]
-        if run_id is not None:
-            sql += " AND example_run_id = %s"
-            params.append(run_id)
-        with self._tx() as conn:
-            return int(conn.execute(sql, params).rowcount)
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
