@@ -1,4 +1,8 @@
-"""The SQLite store: round trips, filters, search, memory per project, concurrency, and bad files."""
+"""The store: round trips, filters, search, memory per project, concurrency, and bad files.
+
+The tests that take ``store_backend`` hold for every backend: here they run on SQLite, and ``integration/postgres``
+runs the same functions on a real PostgreSQL server too (its ``store_backend`` fixture is parametrized over both).
+The others are about SQLite's own file (WAL, locks, a full disk, corrupt files, FTS5)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,25 @@ import pytest
 from codetracer.core.errors import NotFound, StoreError
 from codetracer.core.model import Action, Call, Diagnosis, Observation, Outcome, Run, Step, Text
 from codetracer.core.store import SCHEMA_VERSION, Store
+from codetracer.core.store_open import open_store
+from store_backends import SqliteBackend
+
+BACKEND_TESTS = [
+    "test_save_load_is_lossless_and_listing_filters",
+    "test_search_steps_by_text_and_id_prefix",
+    "test_projects_keep_runs_and_failure_memory_apart",
+    "test_concurrent_writers_threads_and_processes",
+    "test_many_connections_opening_one_fresh_store_all_succeed",
+    "test_replaced_and_deleted_runs_leave_the_search_index",
+    "test_listing_pages_through_runs_newest_first",
+    "test_search_ranks_the_newest_matches_only",
+]
+"""The tests of this module that ``integration/postgres`` runs on both backends."""
+
+
+@pytest.fixture
+def store_backend(tmp_path: Path) -> SqliteBackend:
+    return SqliteBackend(tmp_path)
 
 
 def make_run(run_id: str, framework: str = "demo", outcome: str = "failed", started: float = 100.0, n: int = 3) -> Run:
@@ -27,8 +50,8 @@ def make_run(run_id: str, framework: str = "demo", outcome: str = "failed", star
     return Run(id=run_id, framework=framework, outcome=Outcome(outcome), started_at=started, steps=steps, task="fix it")
 
 
-def test_save_load_is_lossless_and_listing_filters(tmp_path: Path) -> None:
-    store = Store(tmp_path / "ct.db")
+def test_save_load_is_lossless_and_listing_filters(store_backend: SqliteBackend) -> None:
+    store = store_backend.open()
     runs = [
         make_run("a", "openhands", "failed", 100.0),
         make_run("b", "openhands", "solved", 200.0),
@@ -49,8 +72,8 @@ def test_save_load_is_lossless_and_listing_filters(tmp_path: Path) -> None:
     assert len(store.list_runs()) == 3
 
 
-def test_search_steps_by_text_and_id_prefix(tmp_path: Path) -> None:
-    store = Store(tmp_path / "ct.db")
+def test_search_steps_by_text_and_id_prefix(store_backend: SqliteBackend) -> None:
+    store = store_backend.open()
     store.save_runs([make_run("mini:abc:1"), make_run("open:def:2", n=5)])
     hits = store.search_steps("ModuleNotFoundError")
     assert {(h.run_id, h.step_id) for h in hits} == {("mini:abc:1", 3), ("open:def:2", 5)}
@@ -63,9 +86,8 @@ def test_search_steps_by_text_and_id_prefix(tmp_path: Path) -> None:
         store.load_run("open:d")
 
 
-def test_projects_keep_runs_and_failure_memory_apart(tmp_path: Path) -> None:
-    path = tmp_path / "ct.db"
-    alpha, beta = Store(path, project="alpha"), Store(path, project="beta")
+def test_projects_keep_runs_and_failure_memory_apart(store_backend: SqliteBackend) -> None:
+    alpha, beta = store_backend.open(project="alpha"), store_backend.open(project="beta")
     alpha.save_run(make_run("a"))
     for _ in range(3):
         alpha.remember_pattern(framework="openhands", task_kind="swe", signature="edit-before-read", evidence="e")
@@ -128,42 +150,43 @@ def test_full_disk_is_reported_and_existing_runs_survive(tmp_path: Path) -> None
     assert Store(path).load_run("kept") == make_run("kept")
 
 
-def _write_runs(path: str, worker: int, count: int) -> None:
-    store = Store(Path(path))
+def _write_runs(location: str, worker: int, count: int) -> None:
+    store = open_store(location, project="default")
     for i in range(count):
         store.save_run(make_run(f"p{worker}-{i}", n=4))
 
 
-def test_concurrent_writers_threads_and_processes(tmp_path: Path) -> None:
-    path = tmp_path / "ct.db"
-    Store(path)
+def test_concurrent_writers_threads_and_processes(store_backend: SqliteBackend) -> None:
+    location = store_backend.location()
+    store_backend.open()
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_write_runs, args=(str(path), w, 15)) for w in range(3)]
-    threads = [threading.Thread(target=_write_runs, args=(str(path), 10 + w, 15)) for w in range(3)]
+    procs = [ctx.Process(target=_write_runs, args=(location, w, 15)) for w in range(3)]
+    threads = [threading.Thread(target=_write_runs, args=(location, 10 + w, 15)) for w in range(3)]
     for worker in procs + threads:
         worker.start()
     for worker in procs + threads:
         worker.join(60)
     assert all(p.exitcode == 0 for p in procs)
-    store = Store(path)
+    store = store_backend.open()
     assert len(store.list_runs(limit=1000)) == 90
     assert store.load_run("p2-14").steps[3].calls[0].action.command == "pytest -q"
 
 
-def test_many_connections_opening_one_fresh_store_all_succeed(tmp_path: Path) -> None:
+def test_many_connections_opening_one_fresh_store_all_succeed(store_backend: SqliteBackend) -> None:
     """SQLite answers the switch to WAL with an immediate SQLITE_BUSY while another connection creates the schema.
 
-    Two xdist workers opening the same new store used to lose one worker's first runs to that error.
+    Two xdist workers opening the same new store used to lose one worker's first runs to that error. (PostgreSQL:
+    four connections creating the schema of one new database at once.)
     """
     failures: list[BaseException] = []
-    for trial in range(60):
-        path = tmp_path / f"fresh{trial}.db"
+    for trial in range(60 if store_backend.name == "sqlite" else 20):
+        location = store_backend.location(f"fresh{trial}")
         barrier = threading.Barrier(4)
 
-        def open_and_write(worker: int, path: Path = path, barrier: threading.Barrier = barrier) -> None:
+        def open_and_write(worker: int, location: str = location, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             try:
-                Store(path).save_run(make_run(f"w{worker}"))
+                open_store(location, project="default").save_run(make_run(f"w{worker}"))
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 failures.append(exc)
 
@@ -172,12 +195,13 @@ def test_many_connections_opening_one_fresh_store_all_succeed(tmp_path: Path) ->
             thread.start()
         for thread in threads:
             thread.join(30)
-        assert sorted(r.id for r in Store(path).list_runs()) == [f"w{w}" for w in range(4)], failures
+        stored = open_store(location, project="default").list_runs()
+        assert sorted(r.id for r in stored) == [f"w{w}" for w in range(4)], failures
     assert failures == []
 
 
-def test_replaced_and_deleted_runs_leave_the_search_index(tmp_path: Path) -> None:
-    store = Store(tmp_path / "ct.db")
+def test_replaced_and_deleted_runs_leave_the_search_index(store_backend: SqliteBackend) -> None:
+    store = store_backend.open()
     first = make_run("r1", n=4)
     store.save_runs([first, make_run("r2", n=2)])
     assert {h.run_id for h in store.search_steps("needle3")} == {"r1"}
@@ -186,13 +210,14 @@ def test_replaced_and_deleted_runs_leave_the_search_index(tmp_path: Path) -> Non
     assert {(h.run_id, h.step_id) for h in store.search_steps("ModuleNotFoundError")} == {("r1", 2), ("r2", 2)}
     store.delete_run("r1")
     assert [(h.run_id, h.step_id) for h in store.search_steps("ModuleNotFoundError")] == [("r2", 2)]
-    conn = sqlite3.connect(tmp_path / "ct.db")
-    assert conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 2
-    conn.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")  # raises if index and rows disagree
+    assert store.query("SELECT COUNT(*) AS n FROM steps")[0]["n"] == 2
+    if store_backend.name == "sqlite":
+        conn = sqlite3.connect(store_backend.location())
+        conn.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")  # raises if index and rows differ
 
 
-def test_listing_pages_through_runs_newest_first(tmp_path: Path) -> None:
-    store = Store(tmp_path / "ct.db")
+def test_listing_pages_through_runs_newest_first(store_backend: SqliteBackend) -> None:
+    store = store_backend.open()
     store.save_runs([make_run(f"run-{i:02}", started=float(i)) for i in range(25)])
     pages = [[r.id for r in store.list_runs(limit=10, offset=offset)] for offset in (0, 10, 20)]
     assert [len(p) for p in pages] == [10, 10, 5]
@@ -234,11 +259,13 @@ def test_a_version_1_store_is_migrated_with_its_runs_and_search(tmp_path: Path) 
     check.execute("INSERT INTO steps_fts (steps_fts) VALUES ('integrity-check')")
 
 
-def test_search_ranks_the_newest_matches_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_ranks_the_newest_matches_only(store_backend: SqliteBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     """A common word in a large store: the ranking looks at a window of the newest matching steps, not all."""
-    from codetracer.core import store as store_module
+    import importlib
 
-    store = Store(tmp_path / "ct.db")
+    store_module = importlib.import_module("codetracer.core.store_pg" if store_backend.name != "sqlite" else
+                                           "codetracer.core.store")
+    store = store_backend.open()
     for i in range(5):  # one transaction each: later runs' steps are newer in the index
         store.save_runs([make_run(f"r{i}", n=2)])
     assert {h.run_id for h in store.search_steps("ModuleNotFoundError")} == {f"r{i}" for i in range(5)}

@@ -16,7 +16,8 @@ from pathlib import Path
 from codetracer.core import config
 from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Diagnosis, Outcome, Run
-from codetracer.core.store import Store
+from codetracer.core.store_api import RunStore
+from codetracer.core.store_open import open_store, store_location
 
 VERDICTS = {"failed": Outcome.FAILED, "solved": Outcome.SOLVED, "unknown": Outcome.UNKNOWN}
 """What a verdict may say, in the words the CLI takes (``passed``/``fail`` and friends are accepted too)."""
@@ -25,11 +26,11 @@ _ALIASES = {"fail": "failed", "failure": "failed", "passed": "solved", "pass": "
             "resolved": "solved"}
 
 
-def _open(home: Path | str | None, project: str | None) -> Store:
+def _open(home: Path | str | None, project: str | None) -> RunStore:
     from codetracer.core.tracer import recover
 
     recover(home, project=project)  # a run that just finished may still be in its journal
-    return Store(config.store_path(Path(home) if home is not None else None), project=project or config.project())
+    return open_store(store_location(Path(home) if home is not None else None), project=project or config.project())
 
 
 def localize(run: Run, localizer: str | None = None) -> Diagnosis | None:

@@ -29,14 +29,20 @@ from codetracer.core.errors import CodetracerError
 
 __all__ = ["Progress", "build_parser", "format_summary", "main", "use_color", "use_tty"]
 
+STORE_HELP = ("the store: a postgresql://user@host/db URL (needs codetracer[postgres]) or a SQLite file "
+              "(default: $CODETRACER_STORE, else codetracer.db in $CODETRACER_HOME)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codetracer",
         description="Trace code-agent runs into trees, keep them, and find where a failed run went wrong.",
-        epilog="Data lives in $CODETRACER_HOME (default: the user data dir); runs are grouped by $CODETRACER_PROJECT.",
+        epilog="Data lives in $CODETRACER_HOME (default: the user data dir); runs are grouped by $CODETRACER_PROJECT. "
+        "The store is the SQLite file there unless $CODETRACER_STORE (or --store) names another file or a "
+        "postgresql:// URL.",
     )
     parser.add_argument("--version", action="version", version=f"codetracer {__version__}")
+    parser.add_argument("--store", metavar="URL|PATH", help=STORE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -223,12 +229,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Replay journals whose process is gone, store their runs (marked incomplete) and remove them.",
     )
     p.set_defaults(func=cmd_recover)
+    for command in sub.choices.values():  # `codetracer ls --store URL` as well as `codetracer --store URL ls`
+        command.add_argument("--store", metavar="URL|PATH", default=argparse.SUPPRESS, help=STORE_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    before = os.environ.get("CODETRACER_STORE")
+    if args.store:  # through the environment: recovery, the tracer and `codetracer run`'s agent all read it there
+        os.environ["CODETRACER_STORE"] = args.store
+    try:
+        return _run(args)
+    finally:
+        if args.store:
+            if before is None:
+                os.environ.pop("CODETRACER_STORE", None)
+            else:
+                os.environ["CODETRACER_STORE"] = before
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except CodetracerError as exc:

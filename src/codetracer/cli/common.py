@@ -17,7 +17,7 @@ def _store() -> Any:
     """The store, after storing what killed processes left in their journals. Recovery builds trees (pydantic's
     models, the tree builder: most of a short command's start-up), so it is loaded only when there is an orphan."""
     from codetracer.core import config
-    from codetracer.core.store import Store
+    from codetracer.core.store_open import open_store
 
     folder = config.journal_dir()
     try:
@@ -31,7 +31,7 @@ def _store() -> Any:
             from codetracer.core.tracer import recover
 
             recover()
-    return Store(config.store_path(), project=config.project())
+    return open_store(project=config.project())
 
 
 def _parse_time(text: str) -> float:

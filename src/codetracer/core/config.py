@@ -1,4 +1,5 @@
-"""Where codetracer keeps its data, from the environment: ``CODETRACER_HOME`` and ``CODETRACER_PROJECT``."""
+"""Where codetracer keeps its data, from the environment: ``CODETRACER_HOME``, ``CODETRACER_PROJECT`` and
+``CODETRACER_STORE``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def home() -> Path:
 def project() -> str:
     """The project runs and failure memory belong to; memory never crosses projects unless asked."""
     return os.environ.get("CODETRACER_PROJECT") or "default"
+
+
+def store_setting() -> str | None:
+    """``$CODETRACER_STORE``: a ``postgresql://`` URL or the path of a SQLite file (``None``: the file in the home;
+    :func:`codetracer.core.store_open.store_location` reads it)."""
+    return os.environ.get("CODETRACER_STORE") or None
 
 
 def store_path(base: Path | None = None) -> Path:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codetracer.core.store import Store
+    from codetracer.core.store_api import RunStore
 
 HEAD_FIELDS = frozenset({"id", "framework", "task", "outcome", "exit_status", "parent_run_id", "metadata"})
 """The fields of a stored tree's head that this module reads (all of them come before ``messages``)."""
@@ -233,14 +233,14 @@ _MEMBER_SQL = (
 )
 
 
-def heads(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def heads(store: RunStore, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The head (:func:`head_of`) of each stored run named, reading only the first bytes of its tree (the whole
     tree when the head is longer: a very long task)."""
     ids = list(dict.fromkeys(run_ids))
     out: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(ids):
         marks = ",".join("?" * len(chunk))
-        rows = store._query(
+        rows = store.query(
             f"SELECT id, substr(tree, 1, {4 * _CHUNK}) AS head FROM runs WHERE project = ? AND id IN ({marks})",
             [store.project, *chunk],
         )
@@ -249,11 +249,11 @@ def heads(store: Store, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _head(store: Store, run_id: str, first: bytes) -> dict[str, Any]:
+def _head(store: RunStore, run_id: str, first: bytes) -> dict[str, Any]:
     found = head_of(first)
     if "metadata" in found or len(first) < 4 * _CHUNK:
         return found
-    rows = store._query("SELECT tree FROM runs WHERE project = ? AND id = ?", (store.project, run_id))
+    rows = store.query("SELECT tree FROM runs WHERE project = ? AND id = ?", (store.project, run_id))
     return head_of(rows[0]["tree"]) if rows else found
 
 
@@ -262,23 +262,23 @@ def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield ids[i : i + size]
 
 
-def root_of(store: Store, run_id: str) -> str:
+def root_of(store: RunStore, run_id: str) -> str:
     """The first run of ``run_id``'s sequence (``run_id`` itself when it has no stored parent)."""
     seen = {run_id}
     current = run_id
     for _ in range(_MAX_DEPTH):
-        rows = store._query("SELECT parent_run_id FROM runs WHERE project = ? AND id = ?", (store.project, current))
+        rows = store.query("SELECT parent_run_id FROM runs WHERE project = ? AND id = ?", (store.project, current))
         parent = rows[0]["parent_run_id"] if rows else None
         if not parent or parent in seen:
             return current
-        if not store._query("SELECT 1 FROM runs WHERE project = ? AND id = ?", (store.project, parent)):
+        if not store.query("SELECT 1 FROM runs WHERE project = ? AND id = ?", (store.project, parent)):
             return current  # the parent was deleted or never stored: the sequence starts here
         seen.add(parent)
         current = parent
     return current
 
 
-def sequence_of(store: Store, run_id: str) -> RunSequence | None:
+def sequence_of(store: RunStore, run_id: str) -> RunSequence | None:
     """The whole sequence ``run_id`` belongs to (any attempt of it), or ``None`` for a run on its own."""
     found = _descendants(store, root_of(store, run_id))
     if len(found) < 2:
@@ -286,7 +286,7 @@ def sequence_of(store: Store, run_id: str) -> RunSequence | None:
     return _sequence(store, found)
 
 
-def sequences_for(store: Store, run_ids: Sequence[str]) -> dict[str, RunSequence]:
+def sequences_for(store: RunStore, run_ids: Sequence[str]) -> dict[str, RunSequence]:
     """Run id -> its sequence, for the runs of ``run_ids`` that belong to one (for ``ls``: two queries tell which
     runs have a parent or a child; only those are read further)."""
     linked: set[str] = set()
@@ -294,12 +294,12 @@ def sequences_for(store: Store, run_ids: Sequence[str]) -> dict[str, RunSequence
         marks = ",".join("?" * len(chunk))
         params = [store.project, *chunk]
         linked.update(
-            r["id"] for r in store._query(
+            r["id"] for r in store.query(
                 f"SELECT id FROM runs WHERE project = ? AND id IN ({marks}) AND parent_run_id IS NOT NULL", params
             )
         )
         linked.update(
-            r["parent_run_id"] for r in store._query(
+            r["parent_run_id"] for r in store.query(
                 f"SELECT DISTINCT parent_run_id FROM runs WHERE project = ? AND parent_run_id IN ({marks})", params
             )
         )
@@ -313,14 +313,14 @@ def sequences_for(store: Store, run_ids: Sequence[str]) -> dict[str, RunSequence
     return out
 
 
-def _descendants(store: Store, root: str) -> list[dict[str, Any]]:
+def _descendants(store: RunStore, root: str) -> list[dict[str, Any]]:
     """The row of ``root`` and the rows of every run below it through ``parent_run_id`` (one query per level)."""
-    rows = [dict(r) for r in store._query(_MEMBER_SQL + "id = ?", (store.project, root))]
+    rows = [dict(r) for r in store.query(_MEMBER_SQL + "id = ?", (store.project, root))]
     seen = {r["id"] for r in rows}
     level = list(seen)
     while level and len(seen) < _MAX_DEPTH:
         marks = ",".join("?" * len(level))
-        found = [dict(r) for r in store._query(_MEMBER_SQL + f"parent_run_id IN ({marks})", [store.project, *level])]
+        found = [dict(r) for r in store.query(_MEMBER_SQL + f"parent_run_id IN ({marks})", [store.project, *level])]
         found = [r for r in found if r["id"] not in seen]
         seen.update(r["id"] for r in found)
         rows.extend(found)
@@ -328,7 +328,7 @@ def _descendants(store: Store, root: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _sequence(store: Store, rows: list[dict[str, Any]]) -> RunSequence:
+def _sequence(store: RunStore, rows: list[dict[str, Any]]) -> RunSequence:
     members = []
     for row in rows:
         head = _head(store, row["id"], row["head"])

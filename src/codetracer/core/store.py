@@ -14,18 +14,15 @@ import os
 import sqlite3
 import threading
 import time
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from codetracer.core.errors import NotFound, StoreError
-from codetracer.core.store_rows import STEP_TEXT_LIMIT, EncodedRun, encode_run
-
-if TYPE_CHECKING:  # loaded where trees are: `ls`, `search` and `memory` start without pydantic's models
-    from codetracer.core.model import Diagnosis, Run
+from codetracer.core.errors import StoreError
+from codetracer.core.store_api import FailurePattern, RunSummary, StepHit
+from codetracer.core.store_rows import STEP_TEXT_LIMIT, EncodedRun
+from codetracer.core.store_sql import SqlStore, like_escape
 
 __all__ = ["SCHEMA_VERSION", "STEP_TEXT_LIMIT", "EncodedRun", "FailurePattern", "RunSummary", "StepHit", "Store"]
 
@@ -143,43 +140,9 @@ _INSERT_STEP = (
 )
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    id: str
-    framework: str
-    outcome: str
-    task: str | None
-    started_at: float | None
-    n_steps: int
-    n_error_steps: int
-    complete: bool
-    onset_step: int | None
-    source: str | None
-
-
-@dataclass(frozen=True)
-class StepHit:
-    run_id: str
-    step_id: int
-    snippet: str
-
-
-@dataclass(frozen=True)
-class FailurePattern:
-    id: int
-    project: str
-    framework: str
-    task_kind: str
-    signature: str
-    evidence: str
-    advice: str | None
-    seen: int
-    confirmed: bool
-    example_run_id: str | None
-
-
-class Store:
-    """One SQLite database file. Each thread gets its own connection; every write is one short transaction."""
+class Store(SqlStore):
+    """One SQLite database file (a :class:`~codetracer.core.store_api.RunStore`). Each thread gets its own
+    connection; every write is one short transaction."""
 
     def __init__(self, path: Path, *, project: str = "default", timeout: float = 10.0) -> None:
         self.path = Path(path)
@@ -276,6 +239,11 @@ class Store:
         except sqlite3.Error as exc:
             raise self._explain(exc) from None
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read-only query with ``?`` placeholders, rows by column name (:meth:`RunStore.query
+        <codetracer.core.store_api.RunStore.query>`)."""
+        return self._query(sql, params)
+
     def _migrate(self) -> None:
         with self._tx() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -298,13 +266,6 @@ class Store:
             self._local.conn = None
 
     # -- runs ---------------------------------------------------------------------------------------------------------
-
-    def save_runs(self, runs: Iterable[Run]) -> int:
-        """Insert or replace whole runs in one transaction; returns how many were written."""
-        return self.save_encoded([encode_run(run) for run in runs])
-
-    def save_run(self, run: Run) -> None:
-        self.save_runs([run])
 
     def save_encoded(self, records: Iterable[EncodedRun]) -> int:
         """Insert or replace runs already encoded (:func:`~codetracer.core.store_rows.encode_run`, which may run in
@@ -341,71 +302,6 @@ class Store:
                 conn.executemany("INSERT OR REPLACE INTO diagnoses VALUES (?,?,?,?,?)", diagnosis_rows)
         return len(rows)
 
-    def load_run(self, run_id: str) -> Run:
-        """The whole tree of ``run_id``; a unique id prefix is enough."""
-        rows = self._query("SELECT tree FROM runs WHERE id = ? AND project = ?", (run_id, self.project))
-        if not rows:
-            rows = self._query(
-                "SELECT tree FROM runs WHERE id LIKE ? ESCAPE '\\' AND project = ? LIMIT 2",
-                (_like_prefix(run_id), self.project),
-            )
-            if len(rows) > 1:
-                raise NotFound(f"run id {run_id!r} is ambiguous: more than one stored run starts with it")
-        if not rows:
-            raise NotFound(f"no stored run {run_id!r} (see `codetracer ls`)")
-        from codetracer.core.model import Run
-
-        return Run.model_validate_json(zlib.decompress(rows[0]["tree"]))
-
-    def list_runs(
-        self,
-        *,
-        framework: str | None = None,
-        outcome: str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[RunSummary]:
-        """Stored runs, newest first, filtered by framework, outcome and start time; ``limit`` runs from ``offset``
-        (a page), read from the ``runs_recent`` index rather than sorting the whole table."""
-        where, params = ["project = ?"], [self.project]
-        if framework:
-            where.append("framework = ?")
-            params.append(framework)
-        if outcome:
-            where.append("outcome = ?")
-            params.append(outcome)
-        if since is not None:
-            where.append("COALESCE(started_at, saved_at) >= ?")
-            params.append(since)  # type: ignore[arg-type]
-        if until is not None:
-            where.append("COALESCE(started_at, saved_at) <= ?")
-            params.append(until)  # type: ignore[arg-type]
-        sql = (
-            "SELECT id, framework, outcome, task, started_at, n_steps, n_error_steps, complete, onset_step, source "
-            f"FROM runs WHERE {' AND '.join(where)} ORDER BY COALESCE(started_at, saved_at) DESC, id"
-        )
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-            if offset:
-                sql += f" OFFSET {int(offset)}"
-        return [
-            RunSummary(
-                id=r["id"],
-                framework=r["framework"],
-                outcome=r["outcome"],
-                task=r["task"],
-                started_at=r["started_at"],
-                n_steps=r["n_steps"],
-                n_error_steps=r["n_error_steps"],
-                complete=bool(r["complete"]),
-                onset_step=r["onset_step"],
-                source=r["source"],
-            )
-            for r in self._query(sql, params)
-        ]
-
     def search_steps(self, text: str, *, limit: int = 50) -> list[StepHit]:
         """Steps whose thought, action, observation or messages mention ``text``: the best ``limit`` by relevance
         among the newest :data:`SEARCH_WINDOW` steps that match."""
@@ -425,27 +321,9 @@ class Store:
         rows = self._query(
             "SELECT s.run_id, s.step_id, substr(s.text, 1, 200) AS snip FROM steps s JOIN runs r ON r.id = s.run_id "
             "WHERE s.text LIKE ? ESCAPE '\\' AND r.project = ? LIMIT ?",
-            ("%" + _like_escape(text) + "%", self.project, limit),
+            ("%" + like_escape(text) + "%", self.project, limit),
         )
         return [StepHit(r["run_id"], int(r["step_id"]), r["snip"]) for r in rows]
-
-    def delete_run(self, run_id: str) -> None:
-        with self._tx() as conn:  # its steps go by cascade, and leave the search index by the delete trigger
-            conn.execute("DELETE FROM runs WHERE id = ? AND project = ?", (run_id, self.project))
-
-    # -- diagnoses ----------------------------------------------------------------------------------------------------
-
-    def _save_diagnosis(self, conn: sqlite3.Connection, run_id: str, diagnosis: Diagnosis) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO diagnoses VALUES (?,?,?,?,?)",
-            (run_id, diagnosis.localizer, diagnosis.onset_step, diagnosis.model_dump_json(), time.time()),
-        )
-
-    def diagnoses(self, run_id: str) -> list[Diagnosis]:
-        rows = self._query("SELECT diagnosis FROM diagnoses WHERE run_id = ? ORDER BY created_at", (run_id,))
-        from codetracer.core.model import Diagnosis
-
-        return [Diagnosis.model_validate_json(r["diagnosis"]) for r in rows]
 
     # -- cross-run memory ---------------------------------------------------------------------------------------------
 
@@ -483,49 +361,6 @@ class Store:
                 ),
             )
 
-    def patterns(
-        self, *, framework: str | None = None, task_kind: str | None = None, limit: int | None = 20
-    ) -> list[FailurePattern]:
-        """Failure patterns of this project (of ``framework`` and ``task_kind`` when given), most useful first."""
-        sql = "SELECT * FROM failure_patterns WHERE project = ?"
-        params: list[Any] = [self.project]
-        if framework is not None:
-            sql += " AND framework = ?"
-            params.append(framework)
-        if task_kind is not None:
-            sql += " AND task_kind = ?"
-            params.append(task_kind)
-        sql += " ORDER BY confirmed DESC, seen DESC, last_seen DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [
-            FailurePattern(
-                id=int(r["id"]),
-                project=r["project"],
-                framework=r["framework"],
-                task_kind=r["task_kind"],
-                signature=r["signature"],
-                evidence=r["evidence"],
-                advice=r["advice"],
-                seen=r["seen"],
-                confirmed=bool(r["confirmed"]),
-                example_run_id=r["example_run_id"],
-            )
-            for r in self._query(sql, params)
-        ]
-
-    def forget_patterns(self, *, run_id: str | None = None) -> int:
-        """Delete this project's patterns (only those learned from ``run_id`` when given); other projects untouched."""
-        sql = "DELETE FROM failure_patterns WHERE project = ?"
-        params: list[Any] = [self.project]
-        if run_id is not None:
-            sql += " AND example_run_id = ?"
-            params.append(run_id)
-        with self._tx() as conn:
-            return int(conn.execute(sql, params).rowcount)
-
-
 def _ensure_fts(conn: sqlite3.Connection) -> bool:
     """Create (or bring to the current layout) the full-text index of steps; ``False`` where SQLite has no FTS5.
 
@@ -548,11 +383,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is still open (SQLite ends some on its own, e.g. on a full disk)."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _like_prefix(text: str) -> str:
-    return _like_escape(text) + "%"

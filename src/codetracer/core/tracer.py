@@ -1,10 +1,13 @@
-"""The live tracer: hook calls -> run log + journal -> (writer thread) tree builder -> SQLite store.
+"""The live tracer: hook calls -> run log + journal -> (writer thread) tree builder -> store (SQLite or PostgreSQL).
 
 On the agent's thread an event costs one hook dispatch, one tuple appended to its run's list and one line copied
 into the run's memory-mapped journal (:class:`~codetracer.core.runlog.RunLog`). A finished run's events go through a
 bounded queue to a writer thread that builds the tree, maps framework records, segments stages and batches runs
-into SQLite, so neither tree building nor a slow or broken store ever blocks the agent: when the queue is full the
-run is left in its journal (counted, with a warning) and stored on the next recovery, never lost. At interpreter
+into the store, so neither tree building nor a slow or broken store ever blocks the agent: when the queue is full
+the run is left in its journal (counted, with a warning) and stored when the tracer closes or on the next recovery,
+never lost. When the store fails (a PostgreSQL server down or unreachable), the runs stay in their journals too and
+the writer tries them again with a growing pause (:data:`RETRY_FIRST` to :data:`RETRY_MAX`), without touching the
+store in between: once it answers, the runs arrive. At interpreter
 exit open runs are closed children-first, marked incomplete, and flushed.
 """
 
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import EllipsisType
 
-from codetracer.core import config
+from codetracer.core import config, store_open
 from codetracer.core.blobs import BlobStore
 from codetracer.core.builder import to_run
 from codetracer.core.derived import derive
@@ -32,7 +35,7 @@ from codetracer.core.journal import Journal, orphaned, project_of, read_ops
 from codetracer.core.model import Diagnosis, Outcome, Run
 from codetracer.core.recent import DEFAULT_BYTES, DEFAULT_RUNS, RecentRuns
 from codetracer.core.runlog import Op, RunLog, build_tree
-from codetracer.core.store import Store
+from codetracer.core.store_api import RunStore
 from codetracer.hooks.manager import PluginManager
 
 log = logging.getLogger("codetracer")
@@ -50,6 +53,10 @@ that finish faster than this are gathered and stored together: a transaction cos
 holds, a third of a short run's whole cost to the writer when each run had its own (``benchmarks/run_cost.py``)."""
 BATCH_MAX = 256
 """Finished runs stored in one transaction at most."""
+RETRY_FIRST = 0.5
+"""Seconds the writer waits after a store failure before it tries the store again; each failure doubles it."""
+RETRY_MAX = 30.0
+"""The longest wait between two tries of a failing store."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,9 @@ class Tracer:
     """Records live runs. Adapters emit through :attr:`events`; finished trees land in :attr:`runs` and the store.
 
     :param home: data folder (default ``$CODETRACER_HOME``).
-    :param persist: write the journal and the SQLite store; ``False`` keeps trees in memory only.
+    :param persist: write the journal and the store; ``False`` keeps trees in memory only.
+    :param store_location: the store: a SQLite file or a ``postgresql://`` URL (default ``$CODETRACER_STORE``, else
+        the SQLite file in ``home``).
     :param queue_size: finished runs waiting for the writer before new ones are deferred to recovery.
     :param queue_bytes: journal bytes of the finished runs waiting for the writer (about the memory their events hold)
         before new ones are deferred to recovery. Either bound defers; a burst of many small runs fits in memory.
@@ -92,6 +101,7 @@ class Tracer:
         *,
         persist: bool = True,
         project: str | None = None,
+        store_location: str | Path | None = None,
         queue_size: int = 4096,
         queue_bytes: int = 64 * 2**20,
         keep_runs: int = DEFAULT_RUNS,
@@ -103,6 +113,7 @@ class Tracer:
         self.home = Path(home) if home is not None else config.home()
         self.project = project or config.project()
         self.persist = persist
+        self.store_location = store_location if store_location is not None else store_open.store_location(self.home)
         self.pm = PluginManager()
         self.blobs = BlobStore(config.blob_dir(self.home)) if persist else None
         self.journal = Journal(config.journal_dir(self.home), project=self.project) if persist else None
@@ -127,6 +138,10 @@ class Tracer:
         self._deferred_paths: list[Path] = []
         """The journals of the runs behind :attr:`deferred`: :meth:`close` stores them."""
         self.store_error: StoreError | None = None
+        """The last store failure (it stays after the store recovers, for whoever asks what happened)."""
+        self._retry_at: float | None = None
+        """While the store fails: when (monotonic) the writer tries it again; ``None`` when it works."""
+        self._retry_pause = RETRY_FIRST
         self._queue: queue.Queue[object] = queue.Queue()  # bounded below, by runs and by bytes
         self._queue_size = queue_size
         self._queue_bytes = queue_bytes
@@ -142,7 +157,7 @@ class Tracer:
         self._built = 0
         self._settled = threading.Condition(threading.Lock())
         self._writer: threading.Thread | None = None
-        self._store: Store | None = None
+        self._store: RunStore | None = None
         self._closed = False
         self._lock = threading.Lock()
         _live_tracers.add(self)
@@ -227,9 +242,9 @@ class Tracer:
                     self._writer = threading.Thread(target=self._write_loop, name="codetracer-writer", daemon=True)
                     self._writer.start()
 
-    def store(self) -> Store:
+    def store(self) -> RunStore:
         if self._store is None:
-            self._store = Store(config.store_path(self.home), project=self.project)
+            self._store = store_open.open_store(self.store_location, project=self.project)
         return self._store
 
     def _write_loop(self) -> None:
@@ -237,12 +252,17 @@ class Tracer:
         trees, segments and stores them."""
         if self.journal is not None:
             self.journal.prepare()
+            if store_open.is_postgres(self.store_location):
+                self._connect_early()
         stop = grow_failed = False
         last_save = 0.0
         while not stop:
             watching = self.journal is not None and self.journal.open_count() > 0
+            wait = GROW_INTERVAL if watching else None
+            if self._retry_at is not None:  # the store failed: wake up to try it again
+                wait = max(0.0, min(wait or RETRY_MAX, self._retry_at - time.monotonic()))
             try:
-                items = [self._queue.get(timeout=GROW_INTERVAL if watching else None)]
+                items = [self._queue.get(timeout=wait)]
             except queue.Empty:
                 items = []
             if watching:
@@ -266,6 +286,8 @@ class Tracer:
                     with self._lock:
                         self._waiting -= len(batch)
                         self._waiting_bytes -= sum(item.size for item in batch)
+            if self._retry_at is not None and time.monotonic() >= self._retry_at:
+                self._store_deferred()
             for _ in items:
                 self._queue.task_done()
 
@@ -316,17 +338,36 @@ class Tracer:
         if self.journal is None:
             return
         try:
+            if self._retry_at is not None:  # the store failed a moment ago: it is tried again at `_retry_at`
+                raise _Waiting
             self.store().save_runs(runs)
-        except StoreError as exc:
-            if self.store_error is None:
-                log.warning("codetracer cannot store runs (%s); they stay in the journal for recovery", exc)
-            self.store_error = exc
+        except (StoreError, _Waiting) as exc:
+            if isinstance(exc, StoreError):
+                self._store_failed(exc)
             self.deferred += len(runs)
             for run in runs:
                 self._defer(run.id)
             return
         for run in runs:
             self.journal.close(run.id, delete=True)
+
+    def _connect_early(self) -> None:
+        """Open a PostgreSQL store before the first run finishes: loading psycopg, connecting and checking the
+        schema take a fraction of a second (seconds when many agents start together on a busy machine), which the
+        first runs would otherwise wait for before they arrive. A server that does not answer is tried again later."""
+        try:
+            self.store()
+        except StoreError as exc:
+            self._store_failed(exc)
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """Note a store failure and when to try again: each failure in a row doubles the pause, up to RETRY_MAX."""
+        if self.store_error is None or self._retry_at is None:
+            log.warning("codetracer cannot store runs (%s); they stay in the journal and are tried again", exc)
+        self.store_error = exc
+        pause = self._retry_pause if self._retry_at is not None else RETRY_FIRST
+        self._retry_at = time.monotonic() + pause
+        self._retry_pause = min(pause * 2, RETRY_MAX)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
 
@@ -385,41 +426,70 @@ class Tracer:
         """Leave a finished run in its journal (closed, so recovery can take it), and remember where."""
         assert self.journal is not None
         path = self.journal.path_of(run_id)
-        if path is not None:
-            self._deferred_paths.append(path)
         self.journal.close(run_id, delete=False)
+        if path is not None:
+            with self._lock:
+                self._deferred_paths.append(path)
 
     def _store_deferred(self) -> None:
-        """Store the finished runs left in their journals (the writer was behind, or the store failed): a tracer that
-        closes leaves no journal of a finished run behind, so nothing waits for a later ``codetracer recover``. A
-        store that still fails leaves them there, as before."""
-        paths, self._deferred_paths = self._deferred_paths, []
-        for path in paths:
+        """Store the finished runs left in their journals (the writer was behind, or the store failed), BATCH_MAX a
+        transaction: at close, so a tracer leaves no journal of a finished run behind, and on the writer once a
+        failed store is due to be tried again. A store that still fails leaves them there (and the writer waits
+        longer before the next try); a journal another process is recovering is left to it."""
+        with self._lock:
+            paths, self._deferred_paths = self._deferred_paths, []
+        while paths:
+            batch, paths = paths[:BATCH_MAX], paths[BATCH_MAX:]
             try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                continue  # already recovered by another process
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # a `codetracer recover` is storing it right now
-                os.close(fd)
-                continue
-            try:
+                self._store_journals(batch)
+            except Exception as exc:  # noqa: BLE001 - the journals stay for recovery, as they would have anyway
+                with self._lock:
+                    self._deferred_paths[:0] = batch + paths
+                if isinstance(exc, StoreError):
+                    self._store_failed(exc)
+                else:
+                    log.warning("codetracer could not store deferred runs (%s); they stay in their journals", exc)
+                return
+        self._retry_at = None
+        self._retry_pause = RETRY_FIRST
+
+    def _store_journals(self, paths: list[Path]) -> None:
+        """Build the runs of these closed journals and store them in one transaction, then delete the journals."""
+        held: list[tuple[Path, int]] = []
+        try:
+            runs = []
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:
+                    continue  # already recovered by another process
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:  # a `codetracer recover` is storing it right now
+                    os.close(fd)
+                    continue
+                held.append((path, fd))
                 ops, torn = read_ops(path)
                 node = build_tree(ops, self.blobs)
                 node["dropped_events"] = node.get("dropped_events", 0) + torn
                 run = derive(to_run(node))
-                if self.keep_empty or not run.holds_nothing():
-                    self.store().save_runs([run])
-                else:
+                if not self.keep_empty and run.holds_nothing():
                     self.empty_runs += 1
+                    continue
+                if self.diagnose and run.outcome is Outcome.FAILED and run.diagnosis is None:
+                    run.diagnosis = self._diagnosis(run)
+                runs.append(run)
+            if runs:
+                self.store().save_runs(runs)
+            for path, _ in held:
                 path.unlink(missing_ok=True)
-            except Exception as exc:  # noqa: BLE001 - the journals stay for recovery, as they would have anyway
-                log.warning("codetracer could not store deferred runs at close (%s); they stay in their journals",
-                            exc)
-                return
-            finally:
+        finally:
+            for _, fd in held:
                 os.close(fd)
+
+
+class _Waiting(Exception):
+    """The store failed moments ago and is not due to be tried yet: the batch goes to its journals at once."""
 
 
 def on_failure(run: Run, pm: PluginManager | None = None) -> Diagnosis | None:
@@ -452,7 +522,7 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
     base = Path(home) if home is not None else config.home()
     folder = config.journal_dir(base)
     recovered: list[Run] = []
-    stores: dict[str, Store] = {}
+    stores: dict[str, RunStore] = {}
     blobs = BlobStore(config.blob_dir(base))
     for path, fd in orphaned(folder):
         try:
@@ -473,7 +543,7 @@ def recover(home: Path | str | None = None, *, project: str | None = None) -> li
             if runs:
                 owner = project_of(path) or project or config.project()
                 if owner not in stores:
-                    stores[owner] = Store(config.store_path(base), project=owner)
+                    stores[owner] = store_open.open_store(store_open.store_location(base), project=owner)
                 stores[owner].save_runs(runs)
             path.unlink(missing_ok=True)
             recovered.extend(runs)

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, field_validator
 from codetracer.core.model import Diagnosis, Evidence, Outcome, Run, Stage, Step, Text
 from codetracer.core.render import change_tag
 from codetracer.core.secrets import redact, shorten_redacted
-from codetracer.core.store import FailurePattern, Store
+from codetracer.core.store_api import FailurePattern, RunStore
 from codetracer.llm import LLMClient, LLMConfig, LLMError, untrusted
 from codetracer.localize import memory
 from codetracer.localize.signal_localizer import CONFIDENT, SignalLocalizer
@@ -333,7 +333,7 @@ class LLMLocalizer:
         config: LLMConfig,
         *,
         name: str = "llm",
-        memory_store: Store | None = None,
+        memory_store: RunStore | None = None,
         client_factory: Callable[[LLMConfig], LLMClient] | None = None,
         fallback: SignalLocalizer | None = None,
     ) -> None:

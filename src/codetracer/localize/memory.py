@@ -7,10 +7,11 @@ the advice under the store's ``(project, framework, task_kind)``. Later runs of 
 recall the patterns, ranked by how well their signals match, how often the pattern was seen and whether a person
 confirmed it.
 
-Isolation: everything goes through a :class:`~codetracer.core.store.Store`, whose ``project``
-(``$CODETRACER_PROJECT``) scopes every read and write, and whose file lives in ``$CODETRACER_HOME``. Memory is used
-only where a caller hands a store over (``codetracer analyze`` with its store, ``codetracer memory``); the evaluation
-harness never does, so scores do not depend on what happened to be remembered.
+Isolation: everything goes through a store (:class:`~codetracer.core.store_api.RunStore`), whose ``project``
+(``$CODETRACER_PROJECT``) scopes every read and write; the store is the file in ``$CODETRACER_HOME``, or one
+PostgreSQL database every writer shares (``$CODETRACER_STORE``), so memory learned on one machine helps the others.
+Memory is used only where a caller hands a store over (``codetracer analyze`` with its store, ``codetracer
+memory``); the evaluation harness never does, so scores do not depend on what happened to be remembered.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterable
 
 from codetracer.core.model import Diagnosis, Evidence, Run
 from codetracer.core.stages import classify_step
-from codetracer.core.store import FailurePattern, Store
+from codetracer.core.store_api import FailurePattern, RunStore
 from codetracer.localize.signals import RunView, collect
 
 META_SIGNALS = frozenset({"llm", "llm_usage", "llm_fallback", "memory"})
@@ -83,7 +84,7 @@ def _evidence_text(diagnosis: Diagnosis) -> str:
     return (details or diagnosis.reasoning)[:500]
 
 
-def remember(store: Store, run: Run, diagnosis: Diagnosis, *, confirmed: bool = False) -> FailurePattern | None:
+def remember(store: RunStore, run: Run, diagnosis: Diagnosis, *, confirmed: bool = False) -> FailurePattern | None:
     """Store ``diagnosis`` of ``run`` as a failure pattern of the store's project (or reinforce the same pattern).
 
     ``confirmed`` marks a diagnosis a person agreed with; confirmed patterns rank first and stay confirmed. Returns
@@ -111,7 +112,7 @@ def _signal_kinds(run: Run, evidence: Iterable[Evidence] | None) -> set[str]:
 
 
 def recall(
-    store: Store, run: Run, *, evidence: Iterable[Evidence] | None = None, limit: int = 5
+    store: RunStore, run: Run, *, evidence: Iterable[Evidence] | None = None, limit: int = 5
 ) -> list[FailurePattern]:
     """Patterns of the store's project for runs like ``run`` (same framework and task kind), best first.
 
@@ -142,7 +143,7 @@ def matching(run: Run, diagnosis: Diagnosis, patterns: Iterable[FailurePattern])
     return next((p for p in patterns if p.signature == sig), None) if sig else None
 
 
-def mention_known_pattern(store: Store, run: Run, diagnosis: Diagnosis) -> Diagnosis:
+def mention_known_pattern(store: RunStore, run: Run, diagnosis: Diagnosis) -> Diagnosis:
     """``diagnosis`` with one sentence added to its reasoning when a remembered pattern of this project has the same
     signature -- how a localizer without a model uses memory: as context for the reader, never to move the onset."""
     found = matching(run, diagnosis, recall(store, run, evidence=diagnosis.evidence, limit=50))
@@ -158,12 +159,12 @@ def mention_known_pattern(store: Store, run: Run, diagnosis: Diagnosis) -> Diagn
     return diagnosis.model_copy(update={"reasoning": diagnosis.reasoning + note})
 
 
-def list_patterns(store: Store, *, framework: str | None = None) -> list[tuple[int, str, FailurePattern]]:
+def list_patterns(store: RunStore, *, framework: str | None = None) -> list[tuple[int, str, FailurePattern]]:
     """Every pattern of the store's project as ``(id, project, pattern)``, confirmed and most seen first."""
     return [(p.id, p.project, p) for p in store.patterns(framework=framework, limit=None)]
 
 
-def forget(store: Store, *, run_id: str | None = None) -> int:
+def forget(store: RunStore, *, run_id: str | None = None) -> int:
     """Delete this project's patterns (only those learned from ``run_id`` when given); returns how many went.
 
     Other projects' patterns are never touched.

@@ -454,10 +454,9 @@ class Retrying:
             return store
         try:
             if store is None:
-                from codetracer.core import config
-                from codetracer.core.store import Store
+                from codetracer.core.store_open import open_store
 
-                store = Store(config.store_path(tracer.home), project=tracer.project)
+                store = open_store(tracer.store_location, project=tracer.project)
             store.save_run(tree)
         except Exception as exc:  # noqa: BLE001 - a store problem must not stop the replay
             log.warning("codetracer replay: could not store attempt %d (%s)", record.number, exc)
