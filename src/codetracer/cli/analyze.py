@@ -43,9 +43,11 @@ def format_summary(runs: list[tuple[str, str, bool]], unreadable: int) -> str:
     return "\n".join(lines)
 
 
-SAVE_BATCH = 100
-"""Runs written per store transaction: large enough that the per-transaction cost vanishes, small enough that the
-runs waiting to be written hold little memory (about 3 MB of compressed trees for 100 mini-swe-agent runs)."""
+SAVE_BATCH = 25
+"""Runs written per store transaction. Large enough that the per-transaction cost vanishes (a commit and one bulk
+full-text insert per batch), small enough that the runs waiting to be written hold little memory and that the batches
+are written while the worker processes still read the next runs, not all at the end: on the 100 mini-swe-agent runs
+25 per batch ends the command about 0.03 s sooner than 100 (``benchmarks/analyze_store.py``)."""
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
