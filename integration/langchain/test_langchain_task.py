@@ -9,6 +9,7 @@ as in a LangGraph agent, and a failed run is stored diagnosed, naming the wrong 
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import subprocess
 import sys
@@ -90,6 +91,15 @@ def tool_loop(chat: Any, tools: list[Any], task: str, config: Any = None) -> AIM
             messages.append(by_name[request["name"]].invoke(request, config=config))
 
 
+async def async_tool_loop(chat: Any, tools: list[Any], task: str) -> AIMessage:
+    by_name = {t.name: t for t in tools}
+    messages: list[Any] = [HumanMessage(task)]
+    while (answer := await chat.ainvoke(messages)).tool_calls:
+        messages.append(answer)
+        messages += await asyncio.gather(*(by_name[c["name"]].ainvoke(c) for c in answer.tool_calls))
+    return answer
+
+
 def commands(run: Any) -> list[list[str | None]]:
     return [[c.action.command if c.action else None for c in s.tool_calls] for s in run.steps]
 
@@ -124,6 +134,25 @@ def test_without_the_block_the_same_loop_is_one_run_per_call(
     tool_loop(model(*turns(True)), [bash_in(project)], "please fix the mean")
     assert tracer.flush()
     assert len(tracer.runs) == 7  # 4 model calls + 3 tool calls: what codetracer.task is for
+
+
+def test_an_async_loop_with_parallel_tool_calls_in_async_with_is_one_run(
+    tracer: codetracer.Tracer, registered: Any, project: Path
+) -> None:
+    script = [AIMessage(content="Look at both.", tool_calls=[call("bash", "a1", command="cat calc.py"),
+                                                             call("bash", "a2", command="cat test_calc.py")]),
+              AIMessage(content="Done.")]
+
+    async def main() -> str | None:
+        async with codetracer.task(TASK, verify=VERIFY, tracer=tracer) as block:
+            await async_tool_loop(model(*script), [bash_in(project)], TASK)
+        return block.run_id
+
+    run_id = asyncio.run(main())
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert run.id == run_id and str(run.outcome) == "failed"  # the tests still fail: nothing was fixed
+    assert sorted(commands(run)[0]) == ["cat calc.py", "cat test_calc.py"] and commands(run)[1:] == [[]]
 
 
 def test_a_handler_joins_the_block_and_its_verify_judges_a_block_without_one(
