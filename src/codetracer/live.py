@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.scope import TaskScope
     from codetracer.core.tracer import Tracer
 
 LIVE_ADAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -129,7 +130,7 @@ def task(
     verify: Any = None,
     metadata: dict[str, Any] | None = None,
     tracer: Tracer | None = None,
-) -> Any:
+) -> TaskScope:
     """``with codetracer.task("fix the failing test", verify="python -m pytest -q"):`` -- one run for the block.
 
     Every LangChain/LangGraph callback run started inside the block (a hand-written loop of ``model.invoke`` and
