@@ -94,7 +94,7 @@ def test_the_wrong_write_is_the_onset_not_the_recovered_read(
     else:
         from codetracer.adapters.langchain.live import CodetracerCallbackHandler
 
-        handler = CodetracerCallbackHandler(tracer, verifier=tests_pass)
+        handler = CodetracerCallbackHandler(tracer, verify=tests_pass)
         graph.invoke(ask("add() is wrong; fix calc.py"), config={"callbacks": [handler]})
     assert tracer.flush()
     (run,) = tracer.runs

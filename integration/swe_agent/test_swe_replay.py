@@ -3,11 +3,15 @@
 The replay model plays a first attempt that makes the wrong edit and submits it, then -- if it gets another turn --
 the right fix. The verifier is the repository's test suite, run in the ``local`` deployment's copy of it. The
 correction must reach the agent's history verbatim (and so the model's next query), the attempts must hang in one
-sequence, and the shared step budget must hold across both attempts.
+sequence, shown as one by ``ls``, ``show`` and ``report`` of every attempt (``integration/sequence_checks.py``), with
+the correction as the agent received it, read back from the ``.traj`` SWE-agent saved, and the shared step budget
+must hold across both attempts, on the steps stored; running out of it ends the sequence with a ``stop_reason``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +25,36 @@ from test_swe_live import no_tracing_failures  # noqa: F401 - the autouse fixtur
 import codetracer
 from codetracer.adapters.swe_agent.fields import message_text
 from codetracer.core.tracer import Tracer
+from codetracer.replay import HEADER
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from sequence_checks import assert_one_sequence
 
 VERIFY = "python -m pytest -q -p no:cacheprovider"
 
+CORRECTION = '''\
+[codetracer] Your previous attempt failed.
+The wrong turn was your step 2 of 5: `str_replace_editor str_replace {w}/calc.py   --old_str 'sum(values)' \
+--new_str 'round(sum(values))'`.
+It answered: The file {w}/calc.py has been edited. Here's the result of running `cat -n` on a snippet of \
+{w}/calc.py:
+     1\tdef mean ... ."""
+     3\t    return round(sum(values)) / (len(values) - 1)
+Review the changes and make sure they are as expected. Edit the file again if necessary.
+What went wrong: it wrote the first change that the final state keeps; verification at step 3 fails; the verifier \
+after the run (python -m pytest -q -p no:cacheprovider) judged its change to {w}/calc.py: test_calc.py::test_mean \
+fails; wrote 1 line(s) of file calc.py that the final state keeps
+What to undo: the edits to {w}/calc.py (check the current state of the files first).
+What to do instead: Re-examine the change made at step 2 to calc.py: it is what the final state holds and the run \
+failed (test_calc.py::test_mean failed); check it against every case the task names and run the relevant tests \
+before submitting.
+Continue from there; do not repeat the failed approach.'''
+"""What the agent is sent after its wrong edit, word for word, for the repository copy ``{w}`` (``/<repo name>``):
+the wrong step, what it answered, the verifier's failing test."""
 
-def retried(repo: Path, tmp_path: Path, tracer: Tracer, budget: int, max_attempts: int = 2) -> tuple[Any, Any]:
+
+def retried(repo: Path, tmp_path: Path, tracer: Tracer, budget: int,
+            max_attempts: int = 2) -> tuple[Any, Any, Any]:
     workdir = f"/{repo.name}"
     actions = swe_script.wrong_edit(workdir) + swe_script.right_edit(workdir, reviewed=True)
     agent = swe_script.make_agent(swe_script.write_replay(tmp_path / "replay.jsonl", repo.name, actions))
@@ -34,14 +63,21 @@ def retried(repo: Path, tmp_path: Path, tracer: Tracer, budget: int, max_attempt
     try:
         retry = codetracer.auto_retry(agent, verify=VERIFY, budget=budget, max_attempts=max_attempts, tracer=tracer,
                                       env=env, output_dir=tmp_path / "out")
-        retry.run(problem_statement=swe_script.problem(repo))
+        result = retry.run(problem_statement=swe_script.problem(repo))
     finally:
         env.close()
-    return retry, agent
+    return retry, agent, result
+
+
+def received_corrections(tmp_path: Path, repo: Path) -> list[str]:
+    """The corrections in the agent's own history, as SWE-agent saved it in the ``.traj`` after the last attempt."""
+    saved = json.loads(swe_script.traj_path(tmp_path / "out", repo.name).read_text())
+    texts = [message_text(h["content"]) for h in saved["history"] if h["role"] == "user"]
+    return [t for t in texts if t.startswith(HEADER)]
 
 
 def test_the_diagnosis_reaches_the_history_and_the_retry_fixes_it(repo: Path, tmp_path: Path, tracer: Tracer) -> None:
-    retry, agent = retried(repo, tmp_path, tracer, budget=12)
+    retry, agent, _ = retried(repo, tmp_path, tracer, budget=12)
 
     assert retry.succeeded and retry.stop_reason == "succeeded"
     first, second = retry.attempts
@@ -72,11 +108,19 @@ def test_the_diagnosis_reaches_the_history_and_the_retry_fixes_it(repo: Path, tm
     assert retry.report()["used"]["steps"] == 8 <= retry.report()["budget"]["steps"] == 12
     assert "return sum(values) / len(values)" in Path(f"/{repo.name}/calc.py").read_text()
 
+    # what the agent received, read back from its own .traj, word for word; ls/show/report of each attempt show it
+    received = received_corrections(tmp_path, repo)
+    assert received == [CORRECTION.replace("{w}", f"/{repo.name}")] == [message]
+    sequence = assert_one_sequence(retry.run_ids, received, budget_steps=12, outcome="solved")
+    assert [m["n_steps"] for m in sequence["members"]] == [5, 3] and sequence["stop_reason"] == "succeeded"
+
 
 def test_the_shared_step_budget_holds_across_attempts(repo: Path, tmp_path: Path, tracer: Tracer) -> None:
-    retry, agent = retried(repo, tmp_path, tracer, budget=6, max_attempts=3)
+    retry, agent, result = retried(repo, tmp_path, tracer, budget=6, max_attempts=3)
 
+    # the budget ran out: the sequence ends with a stop reason and the agent's result, no exception from SWE-agent
     assert not retry.succeeded and retry.stop_reason == "budget exhausted (steps)"
+    assert result.info["exit_status"] == "submitted (exit_cost)"
     assert [a.verdict.kind for a in retry.attempts] == ["verify", "verify"]  # no third attempt on an empty budget
     assert tracer.flush()
     one, two = tracer.runs
@@ -87,3 +131,9 @@ def test_the_shared_step_budget_holds_across_attempts(repo: Path, tmp_path: Path
     assert retry.report()["used"]["steps"] == 6 == retry.report()["budget"]["steps"]
     assert agent.model.stats.api_calls == 5  # the query over the budget never reached the model
     assert "query" not in vars(agent.model)  # the budget's wrapper is gone
+
+    received = received_corrections(tmp_path, repo)
+    assert received == [CORRECTION.replace("{w}", f"/{repo.name}")]
+    sequence = assert_one_sequence(retry.run_ids, received, budget_steps=6, outcome="failed")
+    assert [m["n_steps"] for m in sequence["members"]] == [5, 1]
+    assert sequence["stop_reason"] == "budget exhausted (steps)" and sequence["used"]["steps"] == 6

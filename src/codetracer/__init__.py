@@ -26,6 +26,7 @@ _LAZY = {
     "hookimpl": "codetracer.hooks.specs",
     "trace": "codetracer.live",
     "langchain": "codetracer.live",
+    "task": "codetracer.live",
     "auto_retry": "codetracer.replay.engine",
     "diagnose": "codetracer.verdicts",
     "verdict": "codetracer.verdicts",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codetracer.core.scope import TaskScope
     from codetracer.core.tracer import Tracer
 
 LIVE_ADAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -90,11 +91,21 @@ def _check_options(instrument: Any, options: dict[str, Any], target: Any) -> Non
 def langchain(
     *,
     tracer: Tracer | None = None,
+    verify: Any = None,
+    outcome: str | bool | None = None,
+    metadata: dict[str, Any] | None = None,
     graph_path: bool = True,
     keep_runs: int | None = None,
     keep_bytes: int | EllipsisType | None = ...,
+    verifier: Any = None,
 ) -> Any:
     """Trace every LangChain/LangGraph run in this process (global registration); returns the callback handler.
+
+    ``verify`` judges each run that returns, with the meaning it has in ``codetracer.trace(graph, verify=...)``: a
+    shell command, or ``verify(outputs)`` returning ``True``/``False``, ``"solved"``/``"failed"``, ``None`` or the
+    ``CompletedProcess`` it ran (kept as the run's verification node); ``verifier=`` is its former name (a
+    :class:`DeprecationWarning`). ``outcome`` is the outcome of runs that return when nothing judges them,
+    ``metadata`` is added to every run's.
 
     LangGraph graphs with a ``messages`` channel are traced through their own ``updates`` stream, as
     ``codetracer.trace(graph)`` traces them; ``graph_path=False`` traces them through callbacks like everything else.
@@ -109,4 +120,31 @@ def langchain(
     if keep_runs is not None or keep_bytes is not ...:
         tracer.keep(keep_runs, keep_bytes)
     module = importlib.import_module("codetracer.adapters.langchain.live")
-    return module.register_global(tracer, graph_path=graph_path)
+    return module.register_global(tracer, verify=verify, verifier=verifier, outcome=outcome, metadata=metadata,
+                                  graph_path=graph_path)
+
+
+def task(
+    task: str | None = None,
+    *,
+    verify: Any = None,
+    metadata: dict[str, Any] | None = None,
+    tracer: Tracer | None = None,
+) -> TaskScope:
+    """``with codetracer.task("fix the failing test", verify="python -m pytest -q"):`` -- one run for the block.
+
+    Every LangChain/LangGraph callback run started inside the block (a hand-written loop of ``model.invoke`` and
+    ``tool.invoke`` under ``codetracer.langchain()`` or a codetracer handler) joins one codetracer run whose task is
+    ``task``, instead of one run per call. Leaving the block ends the run: an exception makes it ``failed``, else
+    ``verify`` judges it (the ``verify=`` of every framework: a shell command, or ``verify(result)`` with the
+    ``result`` set on the block, ``t.result = ...``), else it is ``unknown``; a failed run is diagnosed as it is
+    stored. Runs of mini-swe-agent, OpenHands and SWE-agent are one run each already and are not affected (see
+    :mod:`codetracer.core.scope`). Usable as ``async with`` too.
+    """
+    from codetracer.core.scope import TaskScope
+
+    if tracer is None:
+        from codetracer import get_tracer
+
+        tracer = get_tracer()
+    return TaskScope(tracer, task, verify=verify, metadata=metadata)

@@ -23,12 +23,14 @@ import logging
 import re
 import shlex
 import subprocess
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codetracer.core.model import Outcome
 from codetracer.core.verifier import read_output
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,3 +174,27 @@ def call(verify: Callable[..., Any], *args: Any, name: str | None = None, truthy
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
         return Check(verifier, None, output=text, error=f"the verifier raised {type(exc).__name__}: {exc}")
     return interpret(answer, verifier, truthy=truthy)
+
+
+def decide(verify: Callable[..., Any] | None, outputs: Any, outcome: str | bool | None = None,
+           events: Events | None = None, run_id: str | None = None) -> str:
+    """The outcome of a run that returned ``outputs``: what ``verify(outputs)`` says, else the fixed ``outcome``,
+    else ``unknown``. ``verify`` may answer ``True``/``False``, ``"solved"``/``"failed"``, ``None``, a
+    ``CompletedProcess`` or a :class:`Check`; the check (its command, exit code and output) is sent to ``events`` as
+    the run's verification. A verifier that raises is a verifier error, reported there: the outcome is then
+    ``unknown``, never the agent's failure."""
+    if verify is None:
+        return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
+    answers: list[Any] = []
+
+    def answer(out: Any) -> Any:
+        answers.append(verify(out))
+        return answers[-1]
+
+    check = call(answer, outputs, name=describe(verify))
+    if check is not None:
+        if events is not None and run_id is not None:
+            check.emit(events, run_id, time.time())
+        return {True: Outcome.SOLVED, False: Outcome.FAILED, None: Outcome.UNKNOWN}[check.passed].value
+    said = answers[0] if answers else None  # "solved" / "failed" / None
+    return (Outcome.UNKNOWN if said is None else Outcome.parse(said)).value

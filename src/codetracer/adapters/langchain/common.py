@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +20,7 @@ from uuid import UUID
 
 from codetracer.adapters.langchain.turns import message_role_and_text
 from codetracer.core import checks, endings
+from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
 
@@ -249,27 +250,25 @@ def task_and_parent(inputs: Any, metadata: Mapping[str, Any] | None) -> tuple[st
 
 def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, outputs: Any,
                    events: Events | None = None, run_id: str | None = None) -> str:
-    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``.
+    """The outcome of a run that returned ``outputs``: the verifier's verdict, else the fixed ``outcome``
+    (:func:`codetracer.core.checks.decide`: a ``CompletedProcess`` or a check is sent to ``events`` as the run's
+    verification; a verifier that raises is a verifier error and the outcome ``unknown``)."""
+    return checks.decide(verifier, outputs, outcome, events, run_id)
 
-    The verifier's :class:`~codetracer.core.checks.Check` (its command, exit code and output when it returns a
-    ``CompletedProcess`` or a check) is sent to ``events`` as the run's verification. A verifier that raises is a
-    verifier error, reported there: the outcome is then ``unknown``, never the agent's failure.
-    """
-    if verifier is None:
-        return (Outcome.UNKNOWN if outcome is None else Outcome.parse(outcome)).value
-    answers: list[Any] = []
 
-    def answer(out: Any) -> Any:
-        answers.append(verifier(out))
-        return answers[-1]
-
-    check = checks.call(answer, outputs, name=checks.describe(verifier))
-    if check is not None:
-        if events is not None and run_id is not None:
-            check.emit(events, run_id, time.time())
-        return {True: Outcome.SOLVED, False: Outcome.FAILED, None: Outcome.UNKNOWN}[check.passed].value
-    said = answers[0] if answers else None  # "solved" / "failed" / None
-    return (Outcome.UNKNOWN if said is None else Outcome.parse(said)).value
+def verify_option(public: str, verify: Any, verifier: Any, *, stacklevel: int = 2) -> Any:
+    """The verifier given to ``public`` (a function's name in the words users call it) as ``verify=``, the keyword of
+    every framework, or as the former ``verifier=`` (a :class:`DeprecationWarning` pointing at the caller,
+    ``stacklevel`` frames above the function that called this one); a shell command string becomes a
+    :class:`~codetracer.core.checks.CommandCheck`."""
+    if verifier is not None:
+        if verify is not None:
+            raise CodetracerError(f"{public} takes verify=, not both verify= and verifier=")
+        warnings.warn(f"{public}: verifier= is deprecated; use verify=", DeprecationWarning, stacklevel=stacklevel + 1)
+        verify = verifier
+    if isinstance(verify, str):
+        verify = checks.CommandCheck(verify)
+    return verify
 
 
 def framework_run_id() -> UUID:

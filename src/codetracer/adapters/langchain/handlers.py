@@ -22,7 +22,7 @@ try:  # LangGraph's lifecycle callbacks (interrupt, resume); older releases and 
 except ImportError:  # pragma: no cover - depends on the installed LangGraph
     _Lifecycle = BaseCallbackHandler  # type: ignore[assignment,misc,unused-ignore]
 
-from codetracer.adapters.langchain.common import GRAPH_RUN, Verifier
+from codetracer.adapters.langchain.common import GRAPH_RUN, Verifier, verify_option
 from codetracer.adapters.langchain.recorder import _Recorder
 from codetracer.core.tracer import Tracer
 
@@ -59,8 +59,11 @@ class CodetracerCallbackHandler(_Ignores, _Lifecycle):
     (threads, asyncio tasks): state is keyed by LangChain's run ids.
 
     :param outcome: the outcome of runs that end without raising (default ``unknown``).
-    :param verifier: ``verifier(outputs)`` of the outermost run decides the outcome of runs that end without raising
-        (``True`` / ``"solved"``, ``False`` / ``"failed"``, ``None`` for unknown).
+    :param verify: ``verify(outputs)`` of the outermost run decides the outcome of runs that end without raising
+        (``True`` / ``"solved"``, ``False`` / ``"failed"``, ``None`` for unknown, or the ``CompletedProcess`` it
+        ran), or a shell command judges them, as ``codetracer.trace(runnable, verify=...)``; in a
+        ``codetracer.task`` block it judges the block's run when the block gives no ``verify`` of its own.
+        ``verifier=`` is its former name (a :class:`DeprecationWarning`).
     :param metadata: added to every run's metadata.
     """
 
@@ -72,12 +75,14 @@ class CodetracerCallbackHandler(_Ignores, _Lifecycle):
         tracer: Tracer,
         *,
         outcome: str | bool | None = None,
-        verifier: Verifier | None = None,
+        verify: Verifier | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         recorder: _Recorder | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         super().__init__()
-        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        judge: Verifier | None = verify_option("CodetracerCallbackHandler()", verify, verifier)
+        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=judge, metadata=metadata)
 
     def on_chain_start(
         self,
@@ -206,12 +211,14 @@ class AsyncCodetracerCallbackHandler(_Ignores, AsyncCallbackHandler, _Lifecycle)
         tracer: Tracer,
         *,
         outcome: str | bool | None = None,
-        verifier: Verifier | None = None,
+        verify: Verifier | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         recorder: _Recorder | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         super().__init__()
-        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        judge: Verifier | None = verify_option("AsyncCodetracerCallbackHandler()", verify, verifier)
+        self.recorder = recorder or _Recorder(tracer, outcome=outcome, verifier=judge, metadata=metadata)
 
     async def on_chain_start(
         self,

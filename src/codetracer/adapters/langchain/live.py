@@ -49,6 +49,7 @@ from codetracer.adapters.langchain.common import (
     error_text,
     run_metadata,
     task_and_parent,
+    verify_option,
 )
 from codetracer.adapters.langchain.handlers import (
     AsyncCodetracerCallbackHandler,
@@ -56,6 +57,7 @@ from codetracer.adapters.langchain.handlers import (
     _slot,
     global_handler,
 )
+from codetracer.core import scope
 from codetracer.core.tracer import Tracer
 
 __all__ = [
@@ -110,7 +112,7 @@ def instrument(
         except Exception as exc:  # noqa: BLE001 - a graph class codetracer cannot copy is traced by callbacks
             log.warning("codetracer cannot copy the %s graph (%s: %s); tracing it through callbacks",
                         type(target).__name__, type(exc).__name__, exc)
-    handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verify, metadata=metadata)
+    handler = CodetracerCallbackHandler(tracer, outcome=outcome, verify=verify, metadata=metadata)
     return target.with_config(callbacks=[handler])
 
 
@@ -123,9 +125,10 @@ def register_global(
     tracer: Tracer,
     *,
     outcome: str | bool | None = None,
-    verifier: Verifier | None = None,
+    verify: Verifier | str | None = None,
     metadata: Mapping[str, Any] | None = None,
     graph_path: bool = True,
+    verifier: Verifier | None = None,
 ) -> CodetracerCallbackHandler:
     """Trace every LangChain/LangGraph run in this process (what ``codetracer.langchain()`` calls); returns the handler.
 
@@ -138,9 +141,15 @@ def register_global(
     ``messages`` channel is traced as ``codetracer.trace(graph)`` traces it, through LangGraph's own ``updates``
     stream, with the handler kept out of it (:data:`GRAPH_RUN`): ``Pregel.stream`` and ``astream`` are wrapped while
     the registration lasts (:func:`~codetracer.adapters.langchain.graph.patch_pregel`). A graph run inside another
-    LangChain run (a tool's, a chain's, a node's) stays part of that run, through callbacks.
+    LangChain run (a tool's, a chain's, a node's) stays part of that run, through callbacks; so does a graph run
+    inside a ``codetracer.task`` block, which joins the block's run (:mod:`codetracer.core.scope`).
+
+    ``verify`` judges every run that returns (a shell command or ``verify(outputs)``, as ``codetracer.trace(graph,
+    verify=...)``) and the run of a ``codetracer.task`` block without a ``verify`` of its own; ``verifier=`` is its
+    former name (a :class:`DeprecationWarning`).
     """
     global _hook_installed, _unpatch_graphs
+    verifier = verify_option("codetracer.langchain()", verify, verifier, stacklevel=3)
     with _hook_lock:
         current = _slot.handler
         if (current is not None and current.recorder.tracer is tracer and outcome is None and verifier is None
@@ -151,17 +160,26 @@ def register_global(
 
             register_configure_hook(cast("ContextVar[Any]", _slot), inheritable=True)
             _hook_installed = True
-        handler = CodetracerCallbackHandler(tracer, outcome=outcome, verifier=verifier, metadata=metadata)
+        handler = CodetracerCallbackHandler(tracer, outcome=outcome, verify=verifier, metadata=metadata)
         _slot.graphs, _slot.graph_path = None, graph_path
         if not graph_path:
             _give_pregel_back()
         else:
             if _unpatch_graphs is None:
-                _unpatch_graphs = graph.patch_pregel(lambda: _slot.graphs)
+                _unpatch_graphs = graph.patch_pregel(_graph_tracing)
             if _unpatch_graphs is not None:  # None: LangGraph is not installed
                 _slot.graphs = graph.GraphTracing(tracer, outcome, verifier, dict(metadata or {}))
         _slot.handler = handler
         return handler
+
+
+def _graph_tracing() -> graph.GraphTracing | None:
+    """The graph path's options for an outermost graph run; none inside a ``codetracer.task`` block of the tracer,
+    whose run the graph's callbacks join."""
+    graphs = _slot.graphs
+    if graphs is not None and scope.current(graphs.tracer) is not None:
+        return None
+    return graphs
 
 
 def _give_pregel_back() -> None:

@@ -35,7 +35,7 @@ from codetracer.adapters.langchain.common import (
     thread_meta,
 )
 from codetracer.adapters.langchain.turns import MAPPER, content_text
-from codetracer.core import endings
+from codetracer.core import endings, scope
 from codetracer.core.events import Events, Recorder
 from codetracer.core.tracer import Tracer
 
@@ -94,6 +94,9 @@ class _Run:
     interrupted: bool = False
     """LangGraph paused the run (``interrupt()``, ``interrupt_before``): it ends ``interrupted``, not ``finished``."""
     thread_id: str | None = None
+    joined: bool = False
+    """A run of a ``codetracer.task`` block (:mod:`codetracer.core.scope`): this LangChain root is one of its calls,
+    and the block, not the root's end, ends the codetracer run."""
 
 
 @dataclass(slots=True)
@@ -237,7 +240,7 @@ class _Recorder:
     def open_run_ids(self) -> list[str]:
         """codetracer runs this handler has started and not yet finished."""
         with self._lock:
-            return list(self._runs)
+            return list(dict.fromkeys(run.id for run in self._runs.values()))
 
     def _child(self, key: int, parent_run_id: UUID | None, kind: str,
                meta: Mapping[str, Any] | None = None) -> _Node | None:
@@ -269,6 +272,9 @@ class _Recorder:
         if node is not None:
             return node
         owned = self._claims.claim(run_id)
+        block = scope.current(self.tracer) if owned else None
+        if block is not None:
+            return self._join(block, key, run_id, kind, inputs, metadata, now)
         run = _Run(str(run_id), run_id, self.events if owned else _MUTED, [key])
         self._runs[run.id] = run
         node = self._nodes[key] = _Node(run, kind, root=True, meta=metadata)
@@ -285,6 +291,27 @@ class _Recorder:
                                    timestamp=now or time.time())
             run.record = run.events.recorder(run.id, MAPPER)
         return node
+
+    def _join(self, block: scope.TaskScope, key: int, run_id: UUID, kind: str, inputs: Any,
+              metadata: Mapping[str, Any] | None, now: float | None) -> _Node:
+        """An outermost LangChain run inside a ``codetracer.task`` block: one call of the block's run, which the
+        first call starts (its task: the block's, else this call's first user message)."""
+        task, _ = task_and_parent(inputs, metadata)
+        meta: dict[str, Any] = {**self.metadata, "trace_path": "callbacks"}
+        if metadata and metadata.get("ls_integration") == "langgraph":
+            meta["langgraph"] = True
+        block_run = block.join(FRAMEWORK, task=task, metadata=meta, verify=self.verifier, outcome=self.outcome,
+                               on_end=self._block_ended)
+        run = _Run(block_run, run_id, self.events, [key], reported=block.reported, joined=True)
+        run.record = self.events.recorder(block_run, MAPPER)
+        self._runs[str(run_id)] = run
+        node = self._nodes[key] = _Node(run, kind, root=True, meta=metadata)
+        return node
+
+    def _block_ended(self, run_id: str, ending: str, now: float) -> None:
+        """A ``codetracer.task`` block this recorder joined ends ``ending``: its calls still in flight end with it
+        (the record every run's end writes, written once for the block's run)."""
+        self.events.recorder(run_id, MAPPER)(("end", run_id, ending, now), None)
 
     @staticmethod
     def _first_report(run: _Run, error: BaseException) -> bool:
@@ -303,10 +330,14 @@ class _Recorder:
         when LangGraph paused it), raised (``failed``), stopped by the caller or cancelled."""
         for lc_id in run.lc_ids:
             self._nodes.pop(lc_id, None)
-        self._runs.pop(run.id, None)
+        self._runs.pop(str(run.root), None)
         if run.events is _MUTED:
             return
         self._claims.release(run.root)
+        if run.joined:  # one call of a codetracer.task block: the block ends the run
+            if error is not None and endings.ending_of(error) is None:
+                self._report(run, error, None, now)
+            return
         ending = endings.ending_of(error)
         if ending == endings.FINISHED and run.interrupted:
             ending = endings.INTERRUPTED
