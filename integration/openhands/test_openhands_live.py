@@ -122,14 +122,13 @@ def test_succeeding_run_with_parallel_tool_calls(tmp_path: Path, home: Path, tra
     conv.send_message(TASK)
     conv.run()
     assert (tmp_path / "ws" / "calc.py").is_file()
-    assert cb.active  # a local conversation reports no status change: the caller ends the run
-    cb.finish("solved", status=conv.state.execution_status)
-    assert not cb.active
+    assert not cb.active  # the agent's finish ended the run: nothing for the caller to do
     assert tracer.flush()
 
     (run,) = tracer.runs
     assert (run.id, run.framework, run.task) == ("oh-success", "openhands", TASK)
-    assert (run.outcome, run.exit_status, run.complete) == ("solved", "finished", True)
+    # finished without a verifier: the agent's claim, not a verdict
+    assert (run.outcome, run.exit_status, run.complete) == ("unknown", "finished", True)
     assert [m.role for m in run.messages] == ["system", "user"]
     assert [s.key for s in run.steps] == ["test-response-1", "test-response-2", "test-response-3"]
 
@@ -154,10 +153,15 @@ def test_succeeding_run_with_parallel_tool_calls(tmp_path: Path, home: Path, tra
 
     assert comparable(stored(home, run.id)) == comparable(run)
     assert stored(home, run.id).metadata["model"] == "test-model"
-    # the persisted conversation gives the same tree; only the verdict is the caller's (offline: the agent's claim)
-    offline = offline_run(conv)
-    assert offline.outcome == "unknown"
-    assert comparable(offline, outcome=False) == comparable(run, outcome=False)
+    # the persisted conversation gives the same tree, outcome included
+    assert comparable(offline_run(conv)) == comparable(run)
+
+    # a verdict given after the run ended is recorded on the stored run (and the tree in memory), not ignored
+    cb.finish("solved", status=conv.state.execution_status)
+    saved = stored(home, run.id)
+    assert (saved.outcome, saved.metadata["verdict"]["before"]) == ("solved", "unknown")
+    assert saved.metadata["verdict"]["by"] == "CodetracerCallback.finish" and run.outcome == "solved"
+    assert comparable(saved) == comparable(run) and cb.run_ids == ["oh-success"]
 
 
 def test_failing_run_ends_on_conversation_error(tmp_path: Path, home: Path, tracer: Tracer) -> None:
@@ -195,15 +199,18 @@ def test_failing_run_ends_on_conversation_error(tmp_path: Path, home: Path, trac
     assert run.diagnosis is not None and saved.diagnosis == run.diagnosis  # diagnosed when it failed, stored with it
 
 
-def test_state_update_ends_the_run(tmp_path: Path, tracer: Tracer) -> None:
-    """Given the conversation's state-change events, the run ends by itself when the status becomes finished."""
+@pytest.mark.parametrize("wired", [False, True], ids=["events-only", "state-changes-wired"])
+def test_the_conversations_end_ends_the_run(tmp_path: Path, tracer: Tracer, wired: bool) -> None:
+    """The agent's finish ends the run by itself; given the conversation's state-change events too, the
+    ``finished`` status ends it once (the update after the finish finds no run open)."""
     cb = CodetracerCallback(tracer, model="test-model")
     again = [
         reply("Run it.", shell("call_again", "python3 check.py")),
         reply("Done.", ("end", "finish", {"message": "ok"})),
     ]
     conv = conversation(tmp_path, SUCCESS_SCRIPT + again, [cb])  # the last two answer the second message
-    conv.state.set_on_state_change(cb)
+    if wired:
+        conv.state.set_on_state_change(cb)
     conv.send_message(TASK)
     conv.run()
     assert not cb.active
