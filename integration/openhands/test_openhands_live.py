@@ -257,3 +257,106 @@ def test_a_failing_tracer_never_reaches_the_agent(tmp_path: Path) -> None:
     assert str(conv.state.execution_status.value) == "finished"
     assert (tmp_path / "ws" / "calc.py").is_file()
     assert cb.failures >= 1
+
+
+# -- where a run ends without the caller: the conversation's own end ---------------------------------------------------
+
+
+def test_an_agent_reply_without_tool_calls_ends_the_run(tmp_path: Path, tracer: Tracer) -> None:
+    """The SDK ends a turn on a plain agent message (status ``finished``): so does the run."""
+    cb = CodetracerCallback(tracer, model="test-model")
+    conv = conversation(tmp_path, [reply("Nothing to change: add() already adds.")], [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert str(conv.state.execution_status.value) == "finished" and not cb.active
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status, run.complete) == ("unknown", "finished", True)
+    assert comparable(offline_run(conv)) == comparable(run)
+
+
+def test_a_stuck_local_run_emits_no_event_and_ends_at_finish(tmp_path: Path, tracer: Tracer) -> None:
+    """The stuck detector stops ``run()`` without an event: the run stays open until the caller's ``finish()``
+    (``auto_retry`` and ``pytest --codetracer`` call it), which derives ``failed`` from the status."""
+    cb = CodetracerCallback(tracer, model="test-model")
+    same = [reply("Try again.", shell(f"call_{i}", "echo same")) for i in range(6)]
+    conv = conversation(tmp_path, same, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert str(conv.state.execution_status.value) == "stuck"
+    assert cb.active
+    cb.finish(status=conv.state.execution_status)
+    assert not cb.active and tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status) == ("failed", "stuck") and len(run.steps) == 4
+
+
+def test_a_wired_error_status_waits_for_the_error_event(tmp_path: Path, tracer: Tracer) -> None:
+    """With state changes wired (as agent-server conversations send them), the ``error`` status comes just before
+    the ``ConversationErrorEvent``: one run, holding the error, not a second run made of it."""
+    cb = CodetracerCallback(tracer, run_id="oh-wired-error", model="test-model")
+    conv = conversation(tmp_path, FAILING_SCRIPT, [cb])
+    conv.state.set_on_state_change(cb)
+    conv.send_message(TASK)
+    with pytest.raises(ConversationRunError):
+        conv.run()
+    assert not cb.active and cb.run_ids == ["oh-wired-error"]
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status) == ("failed", "error")
+    assert [e.error for e in run.errors] == ["model backend crashed"]
+
+
+def test_verify_judges_the_run_as_it_ends(tmp_path: Path, home: Path, tracer: Tracer) -> None:
+    """``codetracer.trace(agent, verify=...)``: the callable (no argument, or the result mapping) judges the run when
+    the agent finishes; its answer is the outcome; a command string runs in ``workspace=``."""
+    seen: list[Any] = []
+
+    def works(result: dict[str, Any]) -> bool:
+        seen.append(result)
+        return (tmp_path / "ws" / "calc.py").read_text().count("a + b") == 1
+
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer, verify=works,
+                          workspace=tmp_path / "ws")
+    conv = conversation(tmp_path, SUCCESS_SCRIPT, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert not cb.active and tracer.flush()
+    (run,) = tracer.runs
+    assert seen == [{"execution_status": "finished", "workspace": str(tmp_path / "ws")}]
+    assert (run.outcome, run.metadata.get("resolved")) == ("solved", True)
+    assert run.verification is not None and run.verification.verifier.endswith("works")
+    assert run.verification.passed is True and stored(home, run.id).outcome == "solved"
+
+
+def test_verify_command_that_cannot_run_leaves_the_run_unknown(tmp_path: Path, tracer: Tracer) -> None:
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer,
+                          verify="no-such-test-runner -q", workspace=tmp_path / "ws")
+    conv = conversation(tmp_path, SUCCESS_SCRIPT, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.diagnosis) == ("unknown", None)  # the verifier broke, not the agent
+    v = run.verification
+    assert v is not None and v.passed is None and v.command == "no-such-test-runner -q"
+    assert v.output is not None and v.output.text.startswith("verifier error: the command was not found (exit 127)")
+    assert "was not found" in run.metadata["verifier_error"]
+
+
+def test_verify_is_not_asked_when_the_run_failed_by_itself(tmp_path: Path, tracer: Tracer) -> None:
+    asked: list[int] = []
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer,
+                          verify=lambda: asked.append(1) or True)
+    conv = conversation(tmp_path, FAILING_SCRIPT, [cb])
+    conv.send_message(TASK)
+    with pytest.raises(ConversationRunError):
+        conv.run()
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert asked == [] and (run.outcome, run.verification) == ("failed", None)
+
+
+def test_verify_of_the_wrong_kind_is_refused(tracer: Tracer) -> None:
+    with pytest.raises(CodetracerError, match="a callable or a shell command"):
+        codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer, verify=3)
