@@ -401,7 +401,8 @@ def test_the_live_adapter_without_openhands_sdk_says_why(tmp_path: Path) -> None
         installed = False
     if installed:
         pytest.skip("openhands-sdk is installed here")
-    expected = "OpenHands needs Python >= 3.12" if sys.version_info < (3, 12) else "pip install 'codetracer\\[openhands\\]'"
+    old = sys.version_info < (3, 12)
+    expected = "OpenHands needs Python >= 3.12" if old else "pip install 'codetracer\\[openhands\\]'"
     tracer = Tracer(tmp_path / "home", persist=False, load_plugins=False)
     try:
         with pytest.raises(CodetracerError, match=expected):
