@@ -10,6 +10,7 @@ SDK's client, whose callbacks feed codetracer: nothing is faked but the model's 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -144,19 +145,24 @@ def project(tmp_path: Path) -> Path:
     return ws
 
 
-def remote(server: AgentServer, model: StubServer, ws: Path, **trace: Any) -> tuple[Any, Any]:
-    """The one line, against the agent server: ``(conversation, codetracer's callback)``."""
+@contextlib.contextmanager
+def remote(server: AgentServer, model: StubServer, ws: Path, **trace: Any) -> Iterator[tuple[Any, Any]]:
+    """The one line, against the agent server: ``(conversation, codetracer's callback)``; closing the conversation
+    deletes it on the server."""
     llm = LLM(model=MODEL, base_url=model.base_url, api_key=SecretStr("sk-scripted"), usage_id="agent",
               num_retries=0)
     agent = Agent(llm=llm, tools=[Tool(name="ShellTool")])
     cb = codetracer.trace(agent, **trace)
     conv = Conversation(agent=agent, workspace=RemoteWorkspace(host=server.url, working_dir=str(ws)),
                         callbacks=[cb], visualizer=None)
-    return conv, cb
+    try:
+        yield conv, cb
+    finally:
+        conv.close()
 
 
 def test_a_remote_conversation_is_traced_by_the_one_line(server: AgentServer, model: StubServer, tmp_path: Path,
-                                                         home: Path) -> None:
+                                                         tracer: Tracer) -> None:
     ws = project(tmp_path)
     model.script(
         Reply("Read the code.", tool_calls=[shell("d1", "cat calc.py")]),
@@ -164,22 +170,15 @@ def test_a_remote_conversation_is_traced_by_the_one_line(server: AgentServer, mo
         Reply("Run the tests.", tool_calls=[shell("d3", PYTEST)]),
         Reply("Done.", tool_calls=[ToolCall("d4", "finish", {"message": "fixed add"})]),
     )
-    tracer = Tracer(home, load_plugins=False)
-    try:
-        conv, cb = remote(server, model, ws, tracer=tracer, verify=PYTEST, workspace=ws)
-        try:
-            conv.send_message(TASK)
-            conv.run()
-            assert str(conv.state.execution_status.value) == "finished"
-            assert not cb.active  # the conversation's own end ended the run: no cb.finish()
-            assert tracer.flush()
-            (run,) = tracer.runs
-            # the server persisted the conversation as a local one does: the offline extractor reads the same tree
-            (offline,) = build_runs(server.conversations / conv.id.hex, OpenHandsSdkExtractor())
-        finally:
-            conv.close()
-    finally:
-        tracer.close()
+    with remote(server, model, ws, tracer=tracer, verify=PYTEST, workspace=ws) as (conv, cb):
+        conv.send_message(TASK)
+        conv.run()
+        assert str(conv.state.execution_status.value) == "finished"
+        assert not cb.active  # the conversation's own end ended the run: no cb.finish()
+        # the server persisted the conversation as a local one does: the offline extractor reads the same tree
+        (offline,) = build_runs(server.conversations / conv.id.hex, OpenHandsSdkExtractor())
+    assert tracer.flush()
+    (run,) = tracer.runs
 
     assert (run.framework, run.task, str(run.outcome), run.exit_status) == ("openhands", TASK, "failed", "finished")
     assert [s.tool_calls[0].action.command for s in run.steps[:3]] == ["cat calc.py", WRONG_SED, PYTEST]  # type: ignore[union-attr]
@@ -207,26 +206,18 @@ def test_a_remote_conversation_is_traced_by_the_one_line(server: AgentServer, mo
 
 
 def test_a_model_failure_in_the_server_ends_the_run_failed(server: AgentServer, model: StubServer, tmp_path: Path,
-                                                           home: Path) -> None:
+                                                           tracer: Tracer) -> None:
     """The model endpoint answers 500: the server's conversation errors, its status update and its
     ``ConversationErrorEvent`` reach the client in that order, and the run ends once, failed, holding the error."""
     ws = project(tmp_path)
     model.script(Reply("Read the code.", tool_calls=[shell("e1", "cat calc.py")]),
                  Reply(status=500, content="the model backend is down"))
-    tracer = Tracer(home, load_plugins=False)
-    try:
-        conv, cb = remote(server, model, ws, tracer=tracer, run_id="oh-remote-error")
-        try:
-            conv.send_message(TASK)
-            with pytest.raises(ConversationRunError):
-                conv.run()
-            assert not cb.active and cb.run_ids == ["oh-remote-error"]
-            assert tracer.flush()
-            (run,) = tracer.runs
-        finally:
-            conv.close()
-    finally:
-        tracer.close()
+    with remote(server, model, ws, tracer=tracer, run_id="oh-remote-error") as (conv, cb), \
+            pytest.raises(ConversationRunError):
+        conv.send_message(TASK)
+        conv.run()
+    assert not cb.active and cb.run_ids == ["oh-remote-error"] and tracer.flush()
+    (run,) = tracer.runs
     assert (str(run.outcome), run.exit_status) == ("failed", "error")
     assert [s.tool_calls[0].action.command for s in run.steps] == ["cat calc.py"]  # type: ignore[union-attr]
     assert run.errors and "the model backend is down" in run.errors[-1].error

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +70,6 @@ FAILING_SCRIPT = [
     reply("Wait for the build.", shell("call_wait", "sleep 5", timeout=0.3)),
     RuntimeError("model backend crashed"),
 ]
-
-
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
 
 
 def conversation(tmp_path: Path, script: list[Any], callbacks: list[Any]) -> Any:

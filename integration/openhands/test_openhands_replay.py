@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +118,6 @@ class ReflectiveLLM(TestLLM):
             script = RECOVERY if names_the_wrong_step(users[-1]) else wrong(str(len(users)))
             self._scripted_responses = deque(script)
         return super().completion(messages, *args, **kwargs)
-
-
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
 
 
 def conversation(tmp_path: Path, tracer: Tracer, **options: Any) -> Any:
