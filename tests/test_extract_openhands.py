@@ -381,3 +381,31 @@ def test_mutated_sdk_events_give_runs_or_extract_errors(shared: Path, tmp_path: 
     container[key] = data.draw(json_values)
     target.write_text(json.dumps(raw))
     _outcome(folder, SDK)
+
+
+def test_the_live_adapter_without_openhands_sdk_says_why(tmp_path: Path) -> None:
+    """On Python 3.11 ``pip install 'codetracer[openhands]'`` skips openhands-sdk (its marker: the SDK needs 3.12):
+    the live adapter still imports (journals of live runs are mapped on any Python) and its callback says so."""
+    import importlib.util
+    import sys
+
+    import pytest
+
+    from codetracer.adapters.openhands import live
+    from codetracer.core.errors import CodetracerError
+    from codetracer.core.tracer import Tracer
+
+    try:
+        installed = importlib.util.find_spec("openhands.sdk") is not None
+    except ImportError:
+        installed = False
+    if installed:
+        pytest.skip("openhands-sdk is installed here")
+    old = sys.version_info < (3, 12)
+    expected = "OpenHands needs Python >= 3.12" if old else "pip install 'codetracer\\[openhands\\]'"
+    tracer = Tracer(tmp_path / "home", persist=False, load_plugins=False)
+    try:
+        with pytest.raises(CodetracerError, match=expected):
+            live.CodetracerCallback(tracer)
+    finally:
+        tracer.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +72,6 @@ FAILING_SCRIPT = [
 ]
 
 
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
-
-
 def conversation(tmp_path: Path, script: list[Any], callbacks: list[Any]) -> Any:
     agent = Agent(llm=TestLLM.from_messages(script), tools=[Tool(name="ShellTool")])
     return Conversation(
@@ -122,14 +114,13 @@ def test_succeeding_run_with_parallel_tool_calls(tmp_path: Path, home: Path, tra
     conv.send_message(TASK)
     conv.run()
     assert (tmp_path / "ws" / "calc.py").is_file()
-    assert cb.active  # a local conversation reports no status change: the caller ends the run
-    cb.finish("solved", status=conv.state.execution_status)
-    assert not cb.active
+    assert not cb.active  # the agent's finish ended the run: nothing for the caller to do
     assert tracer.flush()
 
     (run,) = tracer.runs
     assert (run.id, run.framework, run.task) == ("oh-success", "openhands", TASK)
-    assert (run.outcome, run.exit_status, run.complete) == ("solved", "finished", True)
+    # finished without a verifier: the agent's claim, not a verdict
+    assert (run.outcome, run.exit_status, run.complete) == ("unknown", "finished", True)
     assert [m.role for m in run.messages] == ["system", "user"]
     assert [s.key for s in run.steps] == ["test-response-1", "test-response-2", "test-response-3"]
 
@@ -154,10 +145,15 @@ def test_succeeding_run_with_parallel_tool_calls(tmp_path: Path, home: Path, tra
 
     assert comparable(stored(home, run.id)) == comparable(run)
     assert stored(home, run.id).metadata["model"] == "test-model"
-    # the persisted conversation gives the same tree; only the verdict is the caller's (offline: the agent's claim)
-    offline = offline_run(conv)
-    assert offline.outcome == "unknown"
-    assert comparable(offline, outcome=False) == comparable(run, outcome=False)
+    # the persisted conversation gives the same tree, outcome included
+    assert comparable(offline_run(conv)) == comparable(run)
+
+    # a verdict given after the run ended is recorded on the stored run (and the tree in memory), not ignored
+    cb.finish("solved", status=conv.state.execution_status)
+    saved = stored(home, run.id)
+    assert (saved.outcome, saved.metadata["verdict"]["before"]) == ("solved", "unknown")
+    assert saved.metadata["verdict"]["by"] == "CodetracerCallback.finish" and run.outcome == "solved"
+    assert comparable(saved) == comparable(run) and cb.run_ids == ["oh-success"]
 
 
 def test_failing_run_ends_on_conversation_error(tmp_path: Path, home: Path, tracer: Tracer) -> None:
@@ -195,15 +191,18 @@ def test_failing_run_ends_on_conversation_error(tmp_path: Path, home: Path, trac
     assert run.diagnosis is not None and saved.diagnosis == run.diagnosis  # diagnosed when it failed, stored with it
 
 
-def test_state_update_ends_the_run(tmp_path: Path, tracer: Tracer) -> None:
-    """Given the conversation's state-change events, the run ends by itself when the status becomes finished."""
+@pytest.mark.parametrize("wired", [False, True], ids=["events-only", "state-changes-wired"])
+def test_the_conversations_end_ends_the_run(tmp_path: Path, tracer: Tracer, wired: bool) -> None:
+    """The agent's finish ends the run by itself; given the conversation's state-change events too, the
+    ``finished`` status ends it once (the update after the finish finds no run open)."""
     cb = CodetracerCallback(tracer, model="test-model")
     again = [
         reply("Run it.", shell("call_again", "python3 check.py")),
         reply("Done.", ("end", "finish", {"message": "ok"})),
     ]
     conv = conversation(tmp_path, SUCCESS_SCRIPT + again, [cb])  # the last two answer the second message
-    conv.state.set_on_state_change(cb)
+    if wired:
+        conv.state.set_on_state_change(cb)
     conv.send_message(TASK)
     conv.run()
     assert not cb.active
@@ -250,3 +249,106 @@ def test_a_failing_tracer_never_reaches_the_agent(tmp_path: Path) -> None:
     assert str(conv.state.execution_status.value) == "finished"
     assert (tmp_path / "ws" / "calc.py").is_file()
     assert cb.failures >= 1
+
+
+# -- where a run ends without the caller: the conversation's own end ---------------------------------------------------
+
+
+def test_an_agent_reply_without_tool_calls_ends_the_run(tmp_path: Path, tracer: Tracer) -> None:
+    """The SDK ends a turn on a plain agent message (status ``finished``): so does the run."""
+    cb = CodetracerCallback(tracer, model="test-model")
+    conv = conversation(tmp_path, [reply("Nothing to change: add() already adds.")], [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert str(conv.state.execution_status.value) == "finished" and not cb.active
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status, run.complete) == ("unknown", "finished", True)
+    assert comparable(offline_run(conv)) == comparable(run)
+
+
+def test_a_stuck_local_run_emits_no_event_and_ends_at_finish(tmp_path: Path, tracer: Tracer) -> None:
+    """The stuck detector stops ``run()`` without an event: the run stays open until the caller's ``finish()``
+    (``auto_retry`` and ``pytest --codetracer`` call it), which derives ``failed`` from the status."""
+    cb = CodetracerCallback(tracer, model="test-model")
+    same = [reply("Try again.", shell(f"call_{i}", "echo same")) for i in range(6)]
+    conv = conversation(tmp_path, same, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert str(conv.state.execution_status.value) == "stuck"
+    assert cb.active
+    cb.finish(status=conv.state.execution_status)
+    assert not cb.active and tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status) == ("failed", "stuck") and len(run.steps) == 4
+
+
+def test_a_wired_error_status_waits_for_the_error_event(tmp_path: Path, tracer: Tracer) -> None:
+    """With state changes wired (as agent-server conversations send them), the ``error`` status comes just before
+    the ``ConversationErrorEvent``: one run, holding the error, not a second run made of it."""
+    cb = CodetracerCallback(tracer, run_id="oh-wired-error", model="test-model")
+    conv = conversation(tmp_path, FAILING_SCRIPT, [cb])
+    conv.state.set_on_state_change(cb)
+    conv.send_message(TASK)
+    with pytest.raises(ConversationRunError):
+        conv.run()
+    assert not cb.active and cb.run_ids == ["oh-wired-error"]
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.exit_status) == ("failed", "error")
+    assert [e.error for e in run.errors] == ["model backend crashed"]
+
+
+def test_verify_judges_the_run_as_it_ends(tmp_path: Path, home: Path, tracer: Tracer) -> None:
+    """``codetracer.trace(agent, verify=...)``: the callable (no argument, or the result mapping) judges the run when
+    the agent finishes; its answer is the outcome; a command string runs in ``workspace=``."""
+    seen: list[Any] = []
+
+    def works(result: dict[str, Any]) -> bool:
+        seen.append(result)
+        return (tmp_path / "ws" / "calc.py").read_text().count("a + b") == 1
+
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer, verify=works,
+                          workspace=tmp_path / "ws")
+    conv = conversation(tmp_path, SUCCESS_SCRIPT, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert not cb.active and tracer.flush()
+    (run,) = tracer.runs
+    assert seen == [{"execution_status": "finished", "workspace": str(tmp_path / "ws")}]
+    assert (run.outcome, run.metadata.get("resolved")) == ("solved", True)
+    assert run.verification is not None and run.verification.verifier.endswith("works")
+    assert run.verification.passed is True and stored(home, run.id).outcome == "solved"
+
+
+def test_verify_command_that_cannot_run_leaves_the_run_unknown(tmp_path: Path, tracer: Tracer) -> None:
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer,
+                          verify="no-such-test-runner -q", workspace=tmp_path / "ws")
+    conv = conversation(tmp_path, SUCCESS_SCRIPT, [cb])
+    conv.send_message(TASK)
+    conv.run()
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert (run.outcome, run.diagnosis) == ("unknown", None)  # the verifier broke, not the agent
+    v = run.verification
+    assert v is not None and v.passed is None and v.command == "no-such-test-runner -q"
+    assert v.output is not None and v.output.text.startswith("verifier error: the command was not found (exit 127)")
+    assert "was not found" in run.metadata["verifier_error"]
+
+
+def test_verify_is_not_asked_when_the_run_failed_by_itself(tmp_path: Path, tracer: Tracer) -> None:
+    asked: list[int] = []
+    cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer,
+                          verify=lambda: asked.append(1) or True)
+    conv = conversation(tmp_path, FAILING_SCRIPT, [cb])
+    conv.send_message(TASK)
+    with pytest.raises(ConversationRunError):
+        conv.run()
+    assert tracer.flush()
+    (run,) = tracer.runs
+    assert asked == [] and (run.outcome, run.verification) == ("failed", None)
+
+
+def test_verify_of_the_wrong_kind_is_refused(tracer: Tracer) -> None:
+    with pytest.raises(CodetracerError, match="a callable or a shell command"):
+        codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer, verify=3)

@@ -95,21 +95,32 @@ def wrong_fix(tested: bool) -> list[Any]:
     return [*steps, reply("Done.", ("d9", "finish", {"message": "fixed add"}))]
 
 
+@pytest.mark.parametrize("how", ["one-line", "auto-retry"])
 @pytest.mark.parametrize("tested", [True, False], ids=["tests-failed-visibly", "submitted-untested"])
-def test_a_failed_live_run_is_diagnosed_and_names_the_wrong_edit(tmp_path: Path, home: Path, tested: bool) -> None:
-    """OpenHands takes a verifier through ``auto_retry(conversation, verify=...)`` (one attempt here): the verify
-    command's output becomes the run's verification node, the stored run carries the diagnosis, and ``ls``/``show``/
-    ``--json``/``report`` name the wrong ``sed``. The run ends by the replay's ``cb.finish(verdict, check=...)``."""
+def test_a_failed_live_run_is_diagnosed_and_names_the_wrong_edit(tmp_path: Path, home: Path, tested: bool,
+                                                                 how: str) -> None:
+    """The verifier given to the one line (``codetracer.trace(agent, verify=...)``, run as the agent finishes) or to
+    ``auto_retry(conversation, verify=...)`` (one attempt here): the verify command's output becomes the run's
+    verification node, the stored run carries the diagnosis, and ``ls``/``show``/``--json``/``report`` name the
+    wrong ``sed``. Nobody calls ``cb.finish()``."""
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (ws / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
+    task = "add() subtracts; fix calc.py so that test_calc.py passes."
     tracer = Tracer(home, load_plugins=False)
     try:
-        cb = codetracer.trace(Agent(llm=TestLLM.from_messages([]), tools=[]), tracer=tracer)
-        conv = conversation(tmp_path, wrong_fix(tested), [cb])
-        retrying = codetracer.auto_retry(conv, verify=PYTEST, max_attempts=1, tracer=tracer)
-        retrying.run("add() subtracts; fix calc.py so that test_calc.py passes.")
+        agent = Agent(llm=TestLLM.from_messages([]), tools=[])
+        if how == "one-line":
+            cb = codetracer.trace(agent, tracer=tracer, verify=PYTEST, workspace=ws)
+            conv = conversation(tmp_path, wrong_fix(tested), [cb])
+            conv.send_message(task)
+            conv.run()
+            assert not cb.active
+        else:
+            cb = codetracer.trace(agent, tracer=tracer)
+            conv = conversation(tmp_path, wrong_fix(tested), [cb])
+            codetracer.auto_retry(conv, verify=PYTEST, max_attempts=1, tracer=tracer).run(task)
         assert tracer.flush()
         (run,) = tracer.runs
     finally:
@@ -119,7 +130,8 @@ def test_a_failed_live_run_is_diagnosed_and_names_the_wrong_edit(tmp_path: Path,
     assert v is not None and (v.command, v.passed, v.exit_code) == (PYTEST, False, 1)
     assert v.failed_tests == ["test_calc.py::test_add"] and v.output is not None and "assert 6 == 5" in v.output.text
     assert run.diagnosis is not None and run.diagnosis.onset_step == 2
-    assert_shown_with_diagnosis(run.id, 2, WRONG_SED, tmp_path, verifier=PYTEST)
+    shown = assert_shown_with_diagnosis(run.id, 2, WRONG_SED, tmp_path, verifier=PYTEST)
+    assert "test_calc.py::test_add" in shown["diagnosis"]["reasoning"]  # the verifier's evidence, not a guess
 
 
 def test_a_verifier_that_cannot_run_is_a_verifier_error(tmp_path: Path, home: Path) -> None:

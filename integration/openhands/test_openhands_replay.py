@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ from codetracer.core.errors import CodetracerError
 from codetracer.core.store import Store
 from codetracer.core.tracer import Tracer
 from codetracer.replay import HEADER, PLAIN_RETRY
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from sequence_checks import assert_one_sequence
 
 TASK = "Create calc.py with add(a, b) returning the sum."
 # -B: the fix has the same size as the bug and lands within the same second, so a cached .pyc would look fresh
@@ -71,12 +74,35 @@ RECOVERY = [
 ]
 
 
+CORRECTION = """\
+[codetracer] Your previous attempt failed.
+The wrong turn was your step 1 of 2: `printf 'def add(a, b):\\n    return a - b\\n' > calc.py`.
+What went wrong: it wrote the first change that the final state keeps; the last edit is never verified before the \
+run ends; no stage of the run ever verifies its changes; wrote 2 line(s) of file calc.py that the final state keeps
+What to undo: the effects of `printf 'def add(a, b):\\n    return a - b\\n' > calc.py` (check the current state of \
+the files first).
+What to do instead: Re-examine the change made at step 1 to calc.py: it is what the final state holds and the run \
+failed; check it against every case the task names and run the relevant tests before submitting.
+Continue from there; do not repeat the failed approach."""
+"""What the agent is sent after its wrong write, word for word."""
+
+
 def names_the_wrong_step(text: str) -> bool:
     return HEADER in text and "step 1" in text and "a - b" in text
 
 
 def _text(message: Message) -> str:
     return "".join(getattr(c, "text", "") for c in message.content)
+
+
+def persisted_correction(conv: Any, retry: Any) -> str:
+    """The correction as the conversation itself persisted it: the text of the user message that opens the retry's
+    run, read from the event file the SDK wrote (``<persistence_dir>/events/event-NNNNN-<id>.json``)."""
+    (message,) = [m for m in retry.messages if m.role == "user"]
+    assert message.raw_ref is not None and message.raw_ref.startswith("events/event-")
+    event = json.loads((Path(conv.state.persistence_dir) / message.raw_ref).read_text())
+    assert (event["kind"], event["source"]) == ("MessageEvent", "user")
+    return "".join(block["text"] for block in event["llm_message"]["content"] if block.get("type") == "text")
 
 
 class ReflectiveLLM(TestLLM):
@@ -92,13 +118,6 @@ class ReflectiveLLM(TestLLM):
             script = RECOVERY if names_the_wrong_step(users[-1]) else wrong(str(len(users)))
             self._scripted_responses = deque(script)
         return super().completion(messages, *args, **kwargs)
-
-
-@pytest.fixture
-def tracer(home: Path) -> Iterator[Tracer]:
-    tracer = Tracer(home, load_plugins=False)
-    yield tracer
-    tracer.close()
 
 
 def conversation(tmp_path: Path, tracer: Tracer, **options: Any) -> Any:
@@ -132,6 +151,8 @@ def test_retry_with_diagnosis_recovers_on_the_same_conversation(tmp_path: Path, 
     assert (str(root.outcome), str(child.outcome)) == ("failed", "solved")
     assert child.task == TASK and [m.content.text for m in child.messages if m.role == "user"] == [first.message]
     assert [s.tool_calls[0].name for s in child.steps] == ["shell", "shell", "finish"]
+    # what the agent received, word for word, as the conversation's own event log holds it
+    assert persisted_correction(conv, child) == first.message == CORRECTION
 
     store = Store(config.store_path(home), project="tests")
     try:
@@ -139,6 +160,8 @@ def test_retry_with_diagnosis_recovers_on_the_same_conversation(tmp_path: Path, 
         assert [r.id for r in store.list_runs()] and store.load_run(child.id).parent_run_id == root.id
     finally:
         store.close()
+    sequence = assert_one_sequence(retrying.run_ids, [CORRECTION], outcome="solved")
+    assert [m["n_steps"] for m in sequence["members"]] == [2, 3] and sequence["stop_reason"] == "succeeded"
 
 
 def test_plain_retry_repeats_the_mistake(tmp_path: Path, tracer: Tracer) -> None:
@@ -150,13 +173,23 @@ def test_plain_retry_repeats_the_mistake(tmp_path: Path, tracer: Tracer) -> None
 
 
 def test_shared_iteration_budget(tmp_path: Path, tracer: Tracer) -> None:
-    """Three iterations in all: the first attempt uses two, the retry gets one and hits the SDK's own limit."""
+    """Three iterations in all: the first attempt uses two, the retry gets one and hits the SDK's own limit; the
+    stored sequence never uses more steps than the budget."""
     conv = conversation(tmp_path, tracer, max_iteration_per_run=3)
     retrying = codetracer.auto_retry(conv, verify=CHECK, max_attempts=3, tracer=tracer)
     retrying.run(TASK)
     assert [a.verdict.kind for a in retrying.attempts] == ["verify", "budget"]
     assert retrying.stop_reason is not None and retrying.stop_reason.startswith("budget exhausted")
     assert conv.max_iteration_per_run == 3  # the user's own value is put back
+
+    assert tracer.flush()
+    runs = {r.id: r for r in tracer.runs}
+    retry = runs[retrying.run_ids[1]]
+    assert persisted_correction(conv, retry) == CORRECTION
+    assert (str(retry.outcome), retry.exit_status) == ("failed", "error")  # the SDK's MaxIterationsReached
+    sequence = assert_one_sequence(retrying.run_ids, [CORRECTION], budget_steps=3, outcome="failed")
+    assert [m["n_steps"] for m in sequence["members"]] == [2, 1]
+    assert sequence["stop_reason"].startswith("budget exhausted")
 
 
 def test_a_verifier_that_raises_and_rollback(tmp_path: Path, tracer: Tracer) -> None:

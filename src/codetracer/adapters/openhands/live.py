@@ -14,27 +14,41 @@ extractor (:mod:`codetracer.adapters.openhands.sdk`), so the live tree is, by co
 ``AgentErrorEvent`` / ``UserRejectObservation`` answer a call by its tool call id; ``MessageEvent``s become messages.
 
 Run boundaries: a run starts at the conversation's first event (a leading ``SystemPromptEvent`` waits for the next
-event so the first user message can name the task). It finishes when the conversation's execution status becomes
-``finished``, ``error`` or ``stuck``: seen as a ``ConversationStateUpdateEvent`` (agent-server conversations emit
-them; a local conversation does when its ``state.set_on_state_change`` is given the callback) or as a
-``ConversationErrorEvent`` (a local conversation emits one when ``run()`` fails, after setting the status to
-``error``); or when the caller calls :meth:`CodetracerCallback.finish`, e.g. right after ``conversation.run()``
-returns. An event after a finished run (the conversation is run again) starts a new run ``<run_id>#2``.
+event so the first user message can name the task). It ends on the conversation's own end, read from its events:
+the agent's finish (the ``ObservationEvent`` answering its ``finish`` tool call, or an agent ``MessageEvent``, the
+reply the SDK ends a turn with), a ``ConversationErrorEvent`` (``run()`` failed: the model raised, the iteration or
+budget limit was hit) or a ``ConversationStateUpdateEvent`` whose execution status is ``finished`` or ``stuck``
+(agent-server conversations emit them; a local one does when its ``state.set_on_state_change`` is given the
+callback). Why events and not the status itself: the SDK hands callbacks events only, and the one channel that
+reports status changes of a local conversation, ``set_on_state_change``, makes the SDK build an event (drawing a
+``uuid4``) per state change, which would change the ids the traced conversation draws; codetracer never sets it.
+A local conversation's stuck detector stops ``run()`` without any event: that run ends at :meth:`finish`
+(``auto_retry`` and ``pytest --codetracer`` call it after ``run()``) or stays open until the process ends. An
+event after a finished run (the conversation is run again, a stop hook or critic sends it on) starts a new run
+``<run_id>#2``.
+
+``verify=`` judges the run as it ends (a callable, or a shell command run in ``workspace=``, default the current
+folder: the SDK's events do not name the conversation's): its command, exit code and output become the run's
+verification node before the run is stored, so a failed run is diagnosed with that evidence. :meth:`finish` with an
+outcome after the run ended records it as a late verdict on the stored run (``codetracer verdict RUN``).
 
 The callback never raises into the agent: a failure is logged once, counted in ``failures``, and the agent goes on.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from codetracer.adapters.openhands.common import FRAMEWORK, _content_text, _outcome_from_state, _Steps, _timestamp
 from codetracer.adapters.openhands.sdk import MAPPED_KINDS, _SdkReplay, status_of_update
-from codetracer.core import ids
+from codetracer.core import checks, ids
 from codetracer.core.errors import CodetracerError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,6 +61,14 @@ FRAMEWORK_MODULES = ("openhands",)
 
 TERMINAL_STATES = frozenset({"finished", "error", "stuck"})
 """Execution statuses that end a run."""
+
+FINISH_TOOL = "finish"
+"""The name of the SDK's built-in ``FinishTool``: its observation is the agent's own end of the run."""
+
+Verifier = Callable[..., Any] | str
+"""``verify()`` or ``verify(result)`` (``result``: ``{"execution_status": ..., "workspace": ...}``) answering
+``True``/``False``/``None``, a :class:`~codetracer.core.checks.Check` or a ``CompletedProcess``; or a shell command
+run in the workspace (see :mod:`codetracer.core.checks`)."""
 
 log = logging.getLogger("codetracer")
 
@@ -182,6 +204,29 @@ def event_data(event: Any) -> tuple[str, dict[str, Any]]:
     return (found if isinstance(found, str) else kind), data
 
 
+def _require_sdk() -> None:
+    """A clear error where the live adapter cannot work: openhands-sdk is not importable (on Python 3.11 the
+    ``[openhands]`` extra installs codetracer without it, since the SDK needs Python >= 3.12)."""
+    try:
+        found = importlib.util.find_spec("openhands.sdk") is not None
+    except (ImportError, ValueError):  # no top-level ``openhands`` package
+        found = False
+    if found:
+        return
+    here = f"Python {sys.version_info.major}.{sys.version_info.minor}"
+    if sys.version_info < (3, 12):
+        raise CodetracerError(
+            f"OpenHands needs Python >= 3.12 (openhands-sdk requires it) and this is {here}: "
+            "`pip install 'codetracer[openhands]'` here installs codetracer without OpenHands. "
+            "Use a Python 3.12+ environment for the agent; OpenHands runs left on disk are read on any Python "
+            "(`codetracer analyze <persistence_dir>/<conversation id>`)"
+        )
+    raise CodetracerError(
+        f"OpenHands live tracing needs openhands-sdk, which is not installed in this {here} environment: "
+        "`pip install 'codetracer[openhands]'`"
+    )
+
+
 def _not_open(payload: Any, timestamp: float | None) -> None:
     raise RuntimeError("an OpenHands event was recorded with no run open")
 
@@ -198,6 +243,12 @@ class CodetracerCallback:
     :param model: the agent's model name for the tree's LLM calls (``codetracer.trace(agent)`` fills it in); the
         SDK's events do not carry it.
     :param metadata: extra run metadata (JSON-serialisable).
+    :param verify: judges each run as it ends with the agent's finish (see :data:`Verifier`): ``True``/``False``
+        make it solved/failed, ``None`` leaves it ``unknown`` (the agent's claim); its command, exit code and output
+        become the run's verification node. A verifier that raises or cannot run is a verifier error: the outcome
+        stays ``unknown``. Runs that end in an error or stuck are ``failed`` without asking it.
+    :param workspace: the folder a command ``verify`` runs in (default: the current folder; the SDK's events do
+        not name the conversation's workspace).
     """
 
     def __init__(
@@ -208,8 +259,16 @@ class CodetracerCallback:
         *,
         model: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        verify: Verifier | None = None,
+        workspace: str | Path | None = None,
     ) -> None:
+        _require_sdk()
+        if verify is not None and not (isinstance(verify, str) or callable(verify)):
+            raise CodetracerError(f"codetracer.trace(verify=...) takes a callable or a shell command, not "
+                                  f"{type(verify).__name__}")
         self.tracer = tracer
+        self.verify = verify
+        self.workspace = Path(workspace) if workspace is not None else None
         self.base_run_id = run_id or f"{FRAMEWORK}:live:{ids.hex_id(12)}"
         self.task = task
         self.model = model
@@ -229,12 +288,20 @@ class CodetracerCallback:
         self._conversation_error = False
         self._skipped = 0
         self._next: tuple[str | None, str | None] = (None, None)  # (parent run, task) of the next run: see retry()
+        self._held = False  # while True the conversation's end only notes the status: the caller's finish() ends it
 
     def expect_retry(self, parent_run_id: str | None, task: str | None) -> None:
         """The next run is a reflective-replay attempt of ``parent_run_id`` (its first message is the correction,
         so ``task`` names the original task)."""
         with self._lock:
             self._next = (parent_run_id, task)
+
+    def hold(self, held: bool = True) -> None:
+        """While held, the conversation's own end (finish, error, stuck) does not end the run: the caller's
+        :meth:`finish` does, with its verdict (``auto_retry`` holds each attempt so that its verifier's check lands
+        in the run)."""
+        with self._lock:
+            self._held = held
 
     @property
     def run_id(self) -> str | None:
@@ -257,14 +324,10 @@ class CodetracerCallback:
             self._failed("event")
 
     def _on_event(self, event: Any) -> None:
-        kind, data = event_data(event)
-        if kind == "ConversationStateUpdateEvent":
-            # state syncs are not tree content; they end the run when the status becomes terminal
-            if self._open is not None:
-                self._status = status_of_update(data) or self._status
-                if self._status in TERMINAL_STATES:
-                    self._end(None, None)
+        if type(event).__name__ == "ConversationStateUpdateEvent":
+            self._on_state_update(event)
             return
+        kind, data = event_data(event)
         name = f"event-{self._index:05d}-{data.get('id')}.json"
         self._index += 1
         if self._open is None:
@@ -277,6 +340,34 @@ class CodetracerCallback:
             self._conversation_error = True
             if self._status not in ("error", "stuck"):
                 self._status = "error"  # the SDK sets it just before emitting the error
+            self._end_here()
+        elif (kind == "ObservationEvent" and getattr(event, "tool_name", None) == FINISH_TOOL) or (
+            kind == "MessageEvent" and data.get("source") == "agent"
+        ):
+            # the agent's own end: the SDK sets the status to finished right after either
+            self._status = "finished"
+            self._end_here()
+
+    def _on_state_update(self, event: Any) -> None:
+        """State syncs are not tree content; they end the run when the status becomes finished or stuck. An
+        ``error`` status waits for the ``ConversationErrorEvent`` the SDK emits right after it (so the error is in
+        the run), unless the next status change comes first."""
+        if self._open is None or getattr(event, "key", None) not in ("execution_status", "full_state"):
+            return
+        status = status_of_update(event_data(event)[1])
+        if status is None:
+            return
+        waiting_error = self._status == "error" and not self._conversation_error
+        self._status = status
+        if status in ("finished", "stuck"):
+            self._end_here()
+        elif waiting_error and status != "error":
+            self._status = "error"
+            self._end_here()
+
+    def _end_here(self) -> None:
+        """The conversation ended the run (unless a caller holds it to end it with a verdict)."""
+        if not self._held:
             self._end(None, None)
 
     def _record(self, name: str, kind: str, data: dict[str, Any]) -> None:
@@ -328,37 +419,84 @@ class CodetracerCallback:
         if status is not None:
             self._status = status
         state = self._status
+        meta: dict[str, Any] = {"skipped_events": self._skipped} if self._skipped else {}
+        if outcome is None and self.verify is not None and state == "finished" and not self._conversation_error:
+            check = self._verdict(state)
+            if check is not None:
+                check.emit(self._events, run_id, time.time())
+                meta["resolved"] = check.passed
+                if check.error is not None:
+                    meta["verifier_error"] = check.error
+                if check.passed is not None:
+                    outcome = "solved" if check.passed else "failed"
         if outcome is None:
             outcome = "failed" if self._conversation_error else _outcome_from_state(state, None)
-        meta: dict[str, Any] = {"skipped_events": self._skipped} if self._skipped else {}
         if self.failures:
             meta["trace_failures"] = self.failures
         ts = _timestamp(self._last_raw_ts)
         self._events.run_finished(run_id, outcome, exit_status=state, metadata=meta, timestamp=ts)
 
+    def _verdict(self, state: str | None) -> checks.Check | None:
+        """What ``verify`` said about the run that just ended (never raises: a broken verifier is a verifier
+        error). A command string runs in ``workspace``."""
+        from codetracer.replay.policy import make_verifier
+
+        fn = make_verifier(self.verify, self.workspace)
+        assert fn is not None
+        result = {"execution_status": state, "workspace": str(self.workspace) if self.workspace else None}
+        return checks.call(fn, result, name=checks.describe(self.verify))
+
     # -- the caller's end of a run ------------------------------------------------------------------------------------
 
     def finish(self, outcome: str | None = None, *, status: Any = None, check: Check | None = None) -> None:
-        """End the current run (a no-op when none is open, e.g. after a ``ConversationErrorEvent`` ended it).
+        """End the current run, or judge the last one when it already ended.
+
+        The conversation's own end ends the run by itself; call this when it cannot (a stuck local run), when the
+        run is held (:meth:`hold`), or to give the verdict of a check made after the run. On a run that already
+        ended, an ``outcome`` is recorded as a late verdict on the stored run (as ``codetracer verdict RUN``
+        does: a failed run is diagnosed then); without one it is a no-op, so it can sit in a ``finally``.
 
         :param outcome: ``"solved"`` / ``"failed"`` / ``"unknown"`` when the caller knows (a verifier's verdict);
             by default it is derived from ``status`` exactly as the offline extractor derives it from
-            ``base_state.json``: ``failed`` for error/stuck, ``unknown`` for finished (the agent's own claim).
+            ``base_state.json``: ``failed`` for error/stuck, ``unknown`` for finished (the agent's own claim; a
+            ``verify`` given to the callback judges it then).
         :param status: the conversation's execution status, ``conversation.state.execution_status``.
         :param check: what the verifier that gave ``outcome`` said (:class:`~codetracer.core.checks.Check`: its
-            command, exit code and output), kept as the run's verification node (``auto_retry`` passes it).
+            command, exit code and output), kept as the run's verification node (``auto_retry`` passes it); for a
+            late verdict, it names who judged.
         """
+        late: str | None = None
         try:
             with self._lock:
-                if self._open is None:
-                    if not self._pending:
+                if self._open is None and not self._pending:
+                    if outcome is None or not self.run_ids:
                         return
-                    self._start(self.task)
-                if check is not None and self._open is not None:
-                    check.emit(self._events, self._open)
-                self._end(None if outcome is None else str(outcome), _status_text(status))
+                    late = self.run_ids[-1]
+                else:
+                    if self._open is None:
+                        self._start(self.task)
+                    if check is not None and self._open is not None:
+                        check.emit(self._events, self._open)
+                    self._end(None if outcome is None else str(outcome), _status_text(status))
+            if late is not None:
+                self._late_verdict(late, str(outcome), check)
         except Exception:  # noqa: BLE001 - the caller's run must not fail because tracing did
             self._failed("finish")
+
+    def _late_verdict(self, run_id: str, outcome: str, check: Check | None) -> None:
+        """``outcome`` given after ``run_id`` ended: recorded on the stored run (and the tree in ``tracer.runs``)."""
+        tracer = self.tracer
+        if not tracer.persist:
+            log.warning("codetracer: the verdict %s for %s is not recorded: the tracer stores nothing", outcome, run_id)
+            return
+        from codetracer.verdicts import verdict
+
+        tracer.flush()
+        by = check.verifier if check is not None and check.ran else "CodetracerCallback.finish"
+        judged = verdict(run_id, outcome, by=by, home=tracer.home, project=tracer.project)
+        for run in tracer.runs:
+            if run.id == run_id:
+                run.outcome, run.diagnosis, run.metadata = judged.outcome, judged.diagnosis, judged.metadata
 
     def _failed(self, where: str) -> None:
         self.failures += 1

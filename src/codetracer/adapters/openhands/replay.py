@@ -125,6 +125,7 @@ class OpenHandsAttempts(AttemptRunner):
         events = getattr(getattr(conv, "state", None), "events", None)
         since = len(events) if events is not None else 0
         error: BaseException | None = None
+        cb.hold()  # the attempt's run ends below, with the verdict and the verifier's check in it
         try:
             conv.run()
         except Exception as exc:  # noqa: BLE001 - judged, recorded, re-raised by the engine if it was the last try
@@ -138,8 +139,11 @@ class OpenHandsAttempts(AttemptRunner):
         cause = error.__cause__ if error is not None and error.__cause__ is not None else error
         if code in BUDGET_EXITS:
             cause = None  # the SDK's own limit: a budget failure, not a crash
-        verdict = judge(result=conv, error=cause, exit_status=exit_status, agent_failed=status in FAILED_STATES)
-        cb.finish(verdict.outcome, status=getattr(conv.state, "execution_status", None), check=verdict.check)
+        try:
+            verdict = judge(result=conv, error=cause, exit_status=exit_status, agent_failed=status in FAILED_STATES)
+            cb.finish(verdict.outcome, status=getattr(conv.state, "execution_status", None), check=verdict.check)
+        finally:
+            cb.hold(False)
         run_id = cb.run_id
         if n == 1:
             self.root = run_id
