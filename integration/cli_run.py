@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from codetracer.core import config
 from codetracer.core.model import Run
 from codetracer.core.store import Store
@@ -20,6 +22,17 @@ def codetracer_run(args: list[str], cwd: Path, home: Path, **env: str) -> subpro
     environment = {**os.environ, "CODETRACER_HOME": str(home), **env}
     return subprocess.run([sys.executable, "-m", "codetracer.cli", "run", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=300)
+
+
+def agent_project(folder: Path, program: Path, source: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose ``add()`` subtracts, with the test that says so, in ``folder``; the agent program ``source``
+    written to ``program`` (``python program`` runs it); ``python`` on ``PATH`` is this interpreter."""
+    folder.mkdir()
+    (folder / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (folder / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
+    program.write_text(source)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    return folder
 
 
 def said(stderr: str) -> list[str]:

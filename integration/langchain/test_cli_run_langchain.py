@@ -10,13 +10,11 @@ and prints the run and its diagnosis at the end.
 
 from __future__ import annotations
 
-import os
 import shlex
-import sys
 from pathlib import Path
 
 import pytest
-from integration.cli_run import BROKEN_SAID, broken_codetracer, codetracer_run, said, stored
+from integration.cli_run import BROKEN_SAID, agent_project, broken_codetracer, codetracer_run, said, stored
 
 VERIFY = "python -m pytest -q -p no:cacheprovider"
 TASK = "add() is wrong; fix calc.py"
@@ -89,13 +87,7 @@ sys.exit(0 if scope["add"](2, 3) == 5 else 3)
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project the agent works on; the program (beside it) runs in it. ``python`` is this interpreter."""
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (folder / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
-    (tmp_path / "agent.py").write_text(AGENT_PROGRAM)
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return folder
+    return agent_project(tmp_path / "project", tmp_path / "agent.py", AGENT_PROGRAM, monkeypatch)
 
 
 def test_a_langgraph_program_is_traced_with_its_diagnosis(project: Path, tmp_path: Path, home: Path) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 
 pytest.importorskip("openhands.sdk", reason="needs openhands-sdk (Python >= 3.12; tox -e integration-openhands)")
 
-from integration.cli_run import BROKEN_SAID, broken_codetracer, codetracer_run, said, stored
+from integration.cli_run import BROKEN_SAID, agent_project, broken_codetracer, codetracer_run, said, stored
 from test_openhands_live import comparable
 from test_openhands_provenance import WRONG_SED
 
@@ -92,13 +91,7 @@ WRONG_FIX = [("Read the code.", "cat calc.py"), ("Make add() add.", WRONG_SED),
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project the agent works on; the program runs in it. ``python`` is this interpreter."""
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    (ws / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (ws / "test_calc.py").write_text("import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n")
-    (tmp_path / "agent.py").write_text(AGENT_PROGRAM)
-    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    return ws
+    return agent_project(tmp_path / "ws", tmp_path / "agent.py", AGENT_PROGRAM, monkeypatch)
 
 
 def local_program(tmp_path: Path, steps: list[tuple[str, str | None]], *extra: str) -> list[str]:
