@@ -20,12 +20,9 @@ import pytest
 pytest.importorskip("minisweagent", reason="needs mini-swe-agent (tox -e integration-miniswe)")
 
 import yaml
+from integration.cli_run import BROKEN_SAID, broken_codetracer, codetracer_run, said, stored
 from mini_answers import SUBMIT, TASK, answer
 from test_mini_live import WRONG_FIX, offline, summary, write_report
-
-from codetracer.core import config
-from codetracer.core.model import Run
-from codetracer.core.store import Store
 
 VERIFY = "python -m pytest -q -p no:cacheprovider"
 
@@ -41,29 +38,17 @@ def mini_command(tmp_path: Path, steps: list[tuple[str, str]]) -> list[str]:
             "-o", str(tmp_path / "out" / "mini.traj.json")]
 
 
-def codetracer_run(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CODETRACER_HOME": str(home), "MSWEA_CONFIGURED": "true"}
-    return subprocess.run([sys.executable, "-m", "codetracer.cli", "run", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def stored(home: Path, stderr: str) -> list[Run]:
-    """The runs ``codetracer run`` listed, loaded from the store."""
-    ids = [line.split()[2] for line in stderr.splitlines() if line.startswith("codetracer: run ")]
-    store = Store(config.store_path(home), project="tests")
-    try:
-        return [store.load_run(run_id) for run_id in ids]
-    finally:
-        store.close()
+def traced(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    return codetracer_run(args, cwd, home, MSWEA_CONFIGURED="true")
 
 
 def test_mini_cli_traced_with_its_diagnosis(project: Path, tmp_path: Path, home: Path) -> None:
-    done = codetracer_run(["--verify", VERIFY, "--", *mini_command(tmp_path, WRONG_FIX)], project, home)
+    done = traced(["--verify", VERIFY, "--", *mini_command(tmp_path, WRONG_FIX)], project, home)
 
     assert done.returncode == 0, done.stderr
     assert "Saved trajectory to" in done.stdout  # mini's own output, untouched
     (run,) = stored(home, done.stderr)
-    lines = [line for line in done.stderr.splitlines() if line.startswith(("codetracer", "  diagnosis"))]
+    lines = said(done.stderr)
     assert lines[0] == f"codetracer: run {run.id} [failed] 3 steps  (codetracer show {run.id})"
     assert lines[1].startswith("  diagnosis (signals, confidence ")
     assert lines[1].endswith("onset step 2: bash: sed -i 's/sum(values)/round(sum(values))/' calc.py")
@@ -82,22 +67,19 @@ def test_mini_exit_code_is_kept_when_it_fails(project: Path, tmp_path: Path, hom
     command = [*mini_command(tmp_path, [("Submit.", SUBMIT)]), "--model-class", "no.such.ModelClass"]
     untraced = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "MSWEA_CONFIGURED": "true"})
-    traced = codetracer_run(["--", *command], project, home)
+    done = traced(["--", *command], project, home)
     assert untraced.returncode != 0
-    assert traced.returncode == untraced.returncode
-    assert "Unknown model class" in traced.stderr
+    assert done.returncode == untraced.returncode
+    assert "Unknown model class" in done.stderr
 
 
 def test_a_broken_codetracer_leaves_mini_running_untraced(project: Path, tmp_path: Path, home: Path) -> None:
-    broken = tmp_path / "broken"
-    (broken / "codetracer").mkdir(parents=True)
-    (broken / "codetracer" / "__init__.py").write_text("raise RuntimeError('half-installed')\n")
+    broken = broken_codetracer(tmp_path / "broken")
     command = " ".join(f"'{part}'" for part in mini_command(tmp_path, WRONG_FIX))
     shell: list[Any] = ["bash", "-c", f'PYTHONPATH="$PYTHONPATH:{broken}" {command}']  # only mini finds it
-    done = codetracer_run(["--", *shell], project, home)
+    done = traced(["--", *shell], project, home)
 
     assert done.returncode == 0
     assert (tmp_path / "out" / "mini.traj.json").is_file()  # mini did its whole run
-    said = [line for line in done.stderr.splitlines() if line.startswith("codetracer")]
-    assert said == ["codetracer: tracing is off, the command runs untraced (RuntimeError: half-installed)"]
+    assert said(done.stderr) == [BROKEN_SAID]
     assert "round(sum(values))" in (project / "calc.py").read_text()

@@ -13,10 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,9 +26,9 @@ import pytest
 pytest.importorskip("openhands.sdk", reason="needs openhands-sdk (Python >= 3.12)")
 pytest.importorskip("openhands.agent_server", reason="needs openhands-agent-server (tox -e integration-openhands)")
 
-import httpx
 import oh_shell_tool  # registers the shell tool here too: the client reads the server's events with it
 from integration.shown import assert_shown_with_diagnosis
+from oh_agent_server import AgentServer
 from openhands.sdk import LLM, Agent, Conversation, Tool
 from openhands.sdk.conversation.exceptions import ConversationRunError
 from openhands.sdk.workspace import RemoteWorkspace
@@ -68,69 +65,6 @@ def same_tree(run: Any) -> Any:
     data = comparable(run, outcome=False)
     data.pop("verification", None)
     return strip(data)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class AgentServer:
-    """A real agent server in a child process; its conversations and default workspace under ``root``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.conversations = root / "conversations"
-        self.log = root / "server.log"
-        env = {**os.environ, "OH_CONVERSATIONS_PATH": str(self.conversations),
-               "OH_WORKSPACE_PATH": str(root / "project")}
-        with self.log.open("w") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "openhands.agent_server", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--import-modules", "oh_shell_tool", "--extra-python-path", str(Path(oh_shell_tool.__file__).parent)],
-                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )
-
-    def wait(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the agent server exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise AssertionError(f"the agent server did not answer within {timeout:g} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentServer]:
-    running = AgentServer(tmp_path_factory.mktemp("agent-server"))
-    try:
-        running.wait()
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def model() -> Iterator[StubServer]:
-    stub = StubServer(untooled=Reply("Fix add() in calc.py")).start()  # the server's own title request
-    yield stub
-    stub.stop()
 
 
 def shell(cid: str, command: str) -> ToolCall:

@@ -1,4 +1,5 @@
-"""Zero-code tracing of agent command lines: ``codetracer run -- mini ...``, ``codetracer run -- sweagent run ...``.
+"""Zero-code tracing of agent command lines: ``codetracer run -- mini ...``, ``codetracer run -- sweagent run ...``,
+``codetracer run -- python my_agent.py`` (an OpenHands SDK or LangChain/LangGraph program).
 
 Like ``opentelemetry-instrument``, the command runs as a child process that is told to trace itself: the parent
 (:mod:`codetracer.cli.run`) puts a private folder holding only ``sitecustomize.py`` (:mod:`._site`, copied there)

@@ -8,7 +8,16 @@ pytest plugin makes):
 * ``minisweagent.agents.default``: every ``DefaultAgent`` (``mini``'s ``InteractiveAgent`` included) is traced at
   construction, as ``codetracer.trace(agent)`` traces it;
 * ``sweagent.agent.agents``: every ``DefaultAgent`` gets ``agent.add_hook(SweAgentHook())`` at construction, so
-  ``sweagent run`` and each ``run-batch`` instance are traced live, step by step.
+  ``sweagent run`` and each ``run-batch`` instance are traced live, step by step;
+* ``openhands.sdk.conversation.impl.local_conversation`` / ``remote_conversation``: every ``LocalConversation`` and
+  ``RemoteConversation`` (whatever builds it: a script, the OpenHands CLI, any SDK program) gets a
+  ``CodetracerCallback`` at construction (:func:`codetracer.adapters.openhands.auto.trace_conversations`, which the
+  pytest plugin uses too); a local run still open when ``run()`` returns (stuck) ends then;
+* ``langchain_core``: every LangChain / LangGraph run of the process, as ``codetracer.langchain(verify=...)``
+  registers it.
+
+``--verify`` is each framework's ``verify=``: run when the agent stops, in the process's working folder (an OpenHands
+local conversation's: its workspace).
 
 Each run the process starts is written to the session's ``runs.jsonl`` at once (a run-started hook), so the parent
 finds it even if this process is killed. A failure inside codetracer is logged once and the agent goes on.
@@ -37,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from codetracer.core.tracer import Tracer
 
 log = logging.getLogger("codetracer.autotrace")
+
+VIA = {"via": "codetracer run"}
+"""Metadata of every run traced this way."""
 
 
 class RunReporter:
@@ -111,7 +123,7 @@ def _patch_mini(session: _Session, module: ModuleType) -> None:
 
     def trace(agent: Any) -> None:
         if mini_live.live_state(agent) is None:
-            mini_live.instrument(agent, session.tracer, verify=session.verify(), metadata={"via": "codetracer run"})
+            mini_live.instrument(agent, session.tracer, verify=session.verify(), metadata=dict(VIA))
 
     _patch_init(module.DefaultAgent, trace, session, "tracing a mini-swe-agent agent")
 
@@ -120,14 +132,40 @@ def _patch_sweagent(session: _Session, module: ModuleType) -> None:
     from codetracer.adapters.swe_agent import live as swe_live
 
     def trace(agent: Any) -> None:
-        swe_live.instrument(agent, session.tracer, verify=session.verify(), metadata={"via": "codetracer run"})
+        swe_live.instrument(agent, session.tracer, verify=session.verify(), metadata=dict(VIA))
 
     _patch_init(module.DefaultAgent, trace, session, "tracing a SWE-agent agent")
+
+
+def _patch_openhands(cls_name: str, local: bool, session: _Session, module: ModuleType) -> None:
+    from codetracer.adapters.openhands import auto
+    from codetracer.adapters.openhands.live import CodetracerCallback
+
+    # the process-wide tracer now, so that the runs of a conversation the program traces itself with the one line
+    # (which keeps its own callback) are reported too
+    tracer = session.tracer
+
+    def callback(agent: Any, workspace: Path | None) -> CodetracerCallback:
+        return CodetracerCallback(tracer, model=auto.model_of(agent), verify=session.verify_command,
+                                  workspace=workspace, metadata=dict(VIA))
+
+    auto.trace_conversations(getattr(module, cls_name), callback, session.guard, local=local)
+
+
+def _patch_langchain(session: _Session, module: ModuleType) -> None:
+    from codetracer.adapters.langchain import live as lc_live
+
+    lc_live.register_global(session.tracer, verify=session.verify(), metadata=dict(VIA))
 
 
 PATCHES: dict[str, Callable[[_Session, ModuleType], None]] = {
     "minisweagent.agents.default": _patch_mini,
     "sweagent.agent.agents": _patch_sweagent,
+    "openhands.sdk.conversation.impl.local_conversation": functools.partial(_patch_openhands, "LocalConversation",
+                                                                            True),
+    "openhands.sdk.conversation.impl.remote_conversation": functools.partial(_patch_openhands, "RemoteConversation",
+                                                                             False),
+    "langchain_core": _patch_langchain,
 }
 """Module -> what to register once it is imported."""
 

@@ -209,15 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "run",
-        help="run an agent's command line traced (mini, sweagent run ...), then list its runs and diagnoses",
+        help="run an agent's command line traced (mini, sweagent run, python script.py ...), then list its runs and "
+        "diagnoses",
         description="Run COMMAND with tracing registered in its Python process, without changing its code "
-        "(mini-swe-agent and SWE-agent agents are traced as they are built). The command keeps its terminal, "
+        "(mini-swe-agent and SWE-agent agents and OpenHands SDK conversations are traced as they are built, "
+        "LangChain/LangGraph runs through a process-wide registration). The command keeps its terminal, "
         "output and exit code; afterwards the runs it traced are listed on stderr, failed ones with their diagnosis. "
         "Its interpreter must be able to import codetracer (install it in the agent's environment); if it cannot, "
         "the command runs untraced and says so once.",
     )
     p.add_argument("--verify", metavar="CMD", help="a shell command that judges each run when its agent stops "
-                   "(exit code 0: solved, else failed), run in the current directory")
+                   "(exit code 0: solved, else failed), run in the current directory (an OpenHands local "
+                   "conversation's workspace)")
     p.add_argument("--localizer", help="localizer for failed runs without a diagnosis (default: the first registered)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing after the command")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="the command to run")

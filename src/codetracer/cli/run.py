@@ -98,8 +98,8 @@ def report(session: Path, localizer_name: str | None, out: Any) -> None:
     ids = traced_runs(session)
     if not ids:
         if not (session / SAID_FILE).exists():
-            print("codetracer: the command traced no agent run (codetracer traces mini-swe-agent and SWE-agent "
-                  "when they run in a Python that can import it)", file=out)
+            print("codetracer: the command traced no agent run (codetracer traces mini-swe-agent, SWE-agent, "
+                  "OpenHands SDK conversations and LangChain/LangGraph runs in a Python that can import it)", file=out)
         return
     store = _store()  # recovers the journals of runs whose process died first
     localizer = None

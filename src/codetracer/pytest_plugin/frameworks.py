@@ -136,73 +136,24 @@ class FrameworkPatches:
         return undo
 
     def _patch_openhands_local(self, module: ModuleType) -> Callable[[], None]:
-        return self._patch_openhands(module.LocalConversation, finish_on_run=True)
+        return self._patch_openhands(module.LocalConversation, local=True)
 
     def _patch_openhands_remote(self, module: ModuleType) -> Callable[[], None]:
-        return self._patch_openhands(module.RemoteConversation, finish_on_run=False)
+        return self._patch_openhands(module.RemoteConversation, local=False)
 
-    def _patch_openhands(self, cls: type, *, finish_on_run: bool) -> Callable[[], None]:
+    def _patch_openhands(self, cls: type, *, local: bool) -> Callable[[], None]:
         """Add a codetracer callback to each conversation's ``callbacks`` at construction (the only time the SDK
-        takes them); a local conversation's run ends when ``run()`` returns (remote ones report their status)."""
-        import inspect
-        import weakref
-
+        takes them); a local conversation's run still open when ``run()`` returns ends then
+        (:func:`codetracer.adapters.openhands.auto.trace_conversations`)."""
+        from codetracer.adapters.openhands import auto
         from codetracer.adapters.openhands.live import CodetracerCallback
 
-        callbacks: weakref.WeakKeyDictionary[Any, CodetracerCallback] = weakref.WeakKeyDictionary()
-        original_init = cls.__dict__["__init__"]
-        signature = inspect.signature(original_init)
         session = self.session
 
-        def add_callback(conversation: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
-            if session.off:
-                return args, kwargs
-            bound = signature.bind(conversation, *args, **kwargs)
-            given = list(bound.arguments.get("callbacks") or [])
-            if any(isinstance(cb, CodetracerCallback) for cb in given):
-                return args, kwargs
-            agent = bound.arguments.get("agent")
-            model = getattr(getattr(agent, "llm", None), "model", None)
-            callback = CodetracerCallback(session.tracer, model=model if isinstance(model, str) else None)
-            bound.arguments["callbacks"] = [*given, callback]
-            try:
-                callbacks[conversation] = callback
-            except TypeError:
-                pass
-            return bound.args[1:], bound.kwargs
+        def callback(agent: Any, workspace: Any) -> CodetracerCallback | None:
+            return None if session.off else CodetracerCallback(session.tracer, model=auto.model_of(agent))
 
-        @functools.wraps(original_init)
-        def __init__(conversation: Any, *args: Any, **kwargs: Any) -> None:
-            changed = session._guard("tracing an OpenHands conversation", add_callback, conversation, args, kwargs)
-            if changed is not None:
-                args, kwargs = changed
-            original_init(conversation, *args, **kwargs)
-
-        cls.__init__ = __init__  # type: ignore[misc]
-        undo = [functools.partial(_restore, cls, "__init__", __init__, original_init)]
-        if finish_on_run and "run" in cls.__dict__:
-            original_run = cls.__dict__["run"]
-
-            def finish(conversation: Any) -> None:
-                callback = callbacks.get(conversation)
-                if callback is not None:
-                    callback.finish(status=getattr(getattr(conversation, "state", None), "execution_status", None))
-
-            @functools.wraps(original_run)
-            def run(conversation: Any, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    return original_run(conversation, *args, **kwargs)
-                finally:
-                    session._guard("finishing an OpenHands run", finish, conversation)
-
-            cls.run = run  # type: ignore[attr-defined]
-            undo.append(functools.partial(_restore, cls, "run", run, original_run))
-
-        def undo_all() -> None:
-            for step in reversed(undo):
-                step()
-
-        return undo_all
+        return auto.trace_conversations(cls, callback, session._guard, local=local)
 
     def _patch_sweagent(self, module: ModuleType) -> Callable[[], None]:
         from codetracer.adapters.swe_agent import live as swe_live
