@@ -119,9 +119,15 @@ class RunView:
         return ["\n".join(o.text.text[-_TAIL_CHARS:] for o in s.all_observations if o.text) for s in self.steps]
 
     @cached_property
+    def shown_errors(self) -> list[str | None]:
+        """The first error each step's output shows (:func:`first_error`), or None; read once, for :attr:`failed`
+        and for the detail of the evidence about it."""
+        return [first_error(out) for out in self.outputs]
+
+    @cached_property
     def failed(self) -> list[bool]:
         """The step's result is an error: raised, non-zero exit, error flag, or a traceback/error line in its output."""
-        return [s.is_error or _error_text(out) for s, out in zip(self.steps, self.outputs, strict=True)]
+        return [s.is_error or shown is not None for s, shown in zip(self.steps, self.shown_errors, strict=True)]
 
     @cached_property
     def heads(self) -> list[str]:
@@ -174,11 +180,6 @@ class RunView:
 Signal = Callable[[RunView], list[Evidence]]
 
 
-def _error_text(text: str) -> bool:
-    """The text shows an error (traceback, error line, failed test)."""
-    return first_error(text) is not None
-
-
 def first_error(text: str) -> str | None:
     """The first error :data:`_ERROR_PARTS` finds in ``text`` (stripped), or None.
 
@@ -213,7 +214,7 @@ def error_results(view: RunView) -> list[Evidence]:
             continue
         codes = [o.exit_code for o in step.all_observations if o.exit_code not in (None, 0)]
         what = f"exit {codes[0]}" if codes else ("error event" if step.errors else "error output")
-        shown = first_error(view.outputs[i])
+        shown = view.shown_errors[i]
         if shown is not None and not codes:
             what = f"output shows {shown[:40]!r}"
         where = f"its result at step {step.id}" if view.judged(i) != i else "its result"
