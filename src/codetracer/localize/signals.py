@@ -30,18 +30,19 @@ from codetracer.core.verifier import file_of_test, read_output
 
 _TAIL_CHARS = 4000
 _ERROR_LINE = re.compile(r"^[^\S\n]*\w*(?:Error|Exception): \S", re.M)
-_ERROR_PARTS: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
-    (("Traceback (most recent call last)",), re.compile(r"Traceback \(most recent call last\)")),
-    (("Error", "Exception"), _ERROR_LINE),
-    (("Error",), re.compile(r"^E\s+\w+Error", re.M)),
-    (("FAILED",), re.compile(r"\bFAILED\b")),
-    (("command not found",), re.compile(r"command not found")),
-    (("No such file or directory",), re.compile(r"No such file or directory")),
-    (("Segmentation fault",), re.compile(r"Segmentation fault")),
-    (("fatal:",), re.compile(r"\bfatal:")),
+_ERROR_PARTS: tuple[tuple[tuple[str, ...], re.Pattern[str], bool], ...] = (
+    (("Traceback (most recent call last)",), re.compile(r"Traceback \(most recent call last\)"), True),
+    (("Error", "Exception"), _ERROR_LINE, True),
+    (("Error",), re.compile(r"^E\s+\w+Error", re.M), False),
+    (("FAILED",), re.compile(r"\bFAILED\b"), True),
+    (("command not found",), re.compile(r"command not found"), True),
+    (("No such file or directory",), re.compile(r"No such file or directory"), True),
+    (("Segmentation fault",), re.compile(r"Segmentation fault"), True),
+    (("fatal:",), re.compile(r"\bfatal:"), True),
 )
 """What an output showing an error contains: a traceback, an error line, a failed test, a missing command or file, a
-crash, git's ``fatal:``; each with the substrings it cannot match without one of (see :func:`first_error`)."""
+crash, git's ``fatal:``; each with the substrings it cannot match without one of, and whether its match starts on the
+line of that substring (not for ``E   ...Error``: ``\\s`` crosses lines) (see :func:`first_error`)."""
 _SUCCESS_CLAIM = re.compile(
     r"\b(success(fully)?|works?( correctly| as expected)?|verified|confirmed|all tests pass(ed)?|correct(ly)?|"
     r"TERMINATE|complete[ds]?)\b",
@@ -190,10 +191,13 @@ def first_error(text: str) -> str | None:
     of the shared corpora and fixtures, 8x faster.
     """
     best: tuple[int, str] | None = None
-    for literals, pattern in _ERROR_PARTS:
-        if not any(literal in text for literal in literals):
+    for literals, pattern, same_line in _ERROR_PARTS:
+        found = [at for literal in literals if (at := text.find(literal)) >= 0]
+        if not found:
             continue
-        match = pattern.search(text)
+        # a match of a one-line pattern starts on the line of the first literal at the earliest: the engine need
+        # not try every position before it (``^`` and ``\b`` still look at the text before ``pos``)
+        match = pattern.search(text, text.rfind("\n", 0, min(found)) + 1 if same_line else 0)
         if match is None:
             continue
         start = text.rfind("\n", 0, match.start()) + 1 if pattern is _ERROR_LINE else match.start()
