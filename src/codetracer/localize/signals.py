@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from codetracer.core.model import Evidence, Run, StageKind, Step
@@ -60,6 +60,7 @@ class RunView:
     """Cheap precomputed looks at a run, shared by all extractors so each text is scanned once."""
 
     run: Run
+    _shown: dict[int, str | None] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def steps(self) -> list[Step]:
@@ -118,16 +119,17 @@ class RunView:
         """The tail of each step's observations, where errors show."""
         return ["\n".join(o.text.text[-_TAIL_CHARS:] for o in s.all_observations if o.text) for s in self.steps]
 
-    @cached_property
-    def shown_errors(self) -> list[str | None]:
-        """The first error each step's output shows (:func:`first_error`), or None; read once, for :attr:`failed`
-        and for the detail of the evidence about it."""
-        return [first_error(out) for out in self.outputs]
+    def shown_error(self, i: int) -> str | None:
+        """The first error step index ``i``'s output shows (:func:`first_error`), or None. Read on demand and once:
+        a step that exited non-zero is failed without it, and its evidence cites the exit code instead."""
+        if i not in self._shown:
+            self._shown[i] = first_error(self.outputs[i])
+        return self._shown[i]
 
     @cached_property
     def failed(self) -> list[bool]:
         """The step's result is an error: raised, non-zero exit, error flag, or a traceback/error line in its output."""
-        return [s.is_error or shown is not None for s, shown in zip(self.steps, self.shown_errors, strict=True)]
+        return [s.is_error or self.shown_error(i) is not None for i, s in enumerate(self.steps)]
 
     @cached_property
     def heads(self) -> list[str]:
@@ -224,8 +226,8 @@ def error_results(view: RunView) -> list[Evidence]:
             continue
         codes = [o.exit_code for o in step.all_observations if o.exit_code not in (None, 0)]
         what = f"exit {codes[0]}" if codes else ("error event" if step.errors else "error output")
-        shown = view.shown_errors[i]
-        if shown is not None and not codes:
+        shown = view.shown_error(i) if not codes else None
+        if shown is not None:
             what = f"output shows {shown[:40]!r}"
         where = f"its result at step {step.id}" if view.judged(i) != i else "its result"
         if view.recovered[i]:
