@@ -32,7 +32,7 @@ _TAIL_CHARS = 4000
 _ERROR_LINE = re.compile(r"^[^\S\n]*\w*(?:Error|Exception): \S", re.M)
 _ERROR_PARTS: tuple[tuple[tuple[str, ...], re.Pattern[str], bool], ...] = (
     (("Traceback (most recent call last)",), re.compile(r"Traceback \(most recent call last\)"), True),
-    (("Error", "Exception"), _ERROR_LINE, True),
+    (("Error: ", "Exception: "), _ERROR_LINE, True),
     (("Error",), re.compile(r"^E\s+\w+Error", re.M), False),
     (("FAILED",), re.compile(r"\bFAILED\b"), True),
     (("command not found",), re.compile(r"command not found"), True),
