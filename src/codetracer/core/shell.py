@@ -402,11 +402,12 @@ def _simple_commands(body: str) -> list[list[str]]:
     """The words of each simple command, split at control operators and newlines, quotes kept together."""
     out: list[list[str]] = []
     words: list[str] = []
-    for m in _TOKEN.finditer(body):
-        kind = m.lastgroup
-        if kind == "word":
-            words.append(_unquote(m.group(0)))
-        elif kind == "sep" and words:
+    # one tuple per token with the text of the one group that matched (none of them matches empty): no match
+    # object per token
+    for _comment, sep, word in _TOKEN.findall(body):
+        if word:
+            words.append(_unquote(word))
+        elif sep and words:
             out.append(words)
             words = []
     if words:
