@@ -49,3 +49,16 @@ def test_first_error_takes_the_leftmost_kind_and_keeps_line_starts() -> None:
     assert first_error("mod.ValueError: x") is None is _reference("mod.ValueError: x")
     assert first_error("E\tAssertionError") == _reference("E\tAssertionError") == "E\tAssertionError"
     assert first_error("all good, no problems") is None
+
+
+def test_first_error_starts_each_pattern_where_it_can_first_match() -> None:
+    """Each one-line pattern is searched from the line of its first literal: an earlier mention of the word must
+    hide no later error line, and pytest's ``E`` line, whose whitespace may cross lines, is searched from the top."""
+    texts = {
+        "class MyError(Exception): pass\nx\n  KeyError: 'k'\n": "KeyError: '",
+        "a ValueError: x\nTypeError: y": "TypeError: y",
+        "Error\nE\n   FooError": "E\n   FooError",
+        "note: FAILED\nFAILED t": "FAILED",
+    }
+    for text, shown in texts.items():
+        assert first_error(text) == _reference(text) == shown

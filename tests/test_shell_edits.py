@@ -131,6 +131,19 @@ def test_unified_diffs_with_and_without_git_headers() -> None:
     assert [(f.path, f.added) for f in bare] == [("x.py", ["b"])]
 
 
+def test_hunk_lines_that_look_like_headers_are_content() -> None:
+    """Inside a hunk a line is told by its first character: ``--- x`` is a removed line ``-- x``, ``+++ y`` an
+    added one; a line that is none of ``+ - space \\`` ends the hunk, and a header after it starts a file."""
+    text = (
+        "--- a/m.py\n+++ b/m.py\n@@ -1,3 +1,3 @@\n ctx\n--- x\n++++ y\n\\ No newline at end of file\n"
+        "end of hunk\n--- a/n.py\n+++ b/n.py\n@@ -1 +1 @@\n-old\n+new\n"
+    )
+    assert [(f.path, f.added, f.removed) for f in parse_diff(text)] == [
+        ("m.py", ["+++ y"], ["-- x"]),
+        ("n.py", ["new"], ["old"]),
+    ]
+
+
 def test_every_command_of_the_mini_corpus_parses_and_edits_are_found(shared: Path) -> None:
     commands = 0
     writes = 0

@@ -93,6 +93,7 @@ def test_wrongly_typed_event_values_are_coerced_not_fatal() -> None:
     assert step.agent == "7" and step.messages[0].role == "" and step.calls[0].name == "42"
     assert step.calls[0].observation.exit_code is None and step.calls[0].observation.text.text == "ok"
     assert "object object" in run.to_json()
+    assert run.to_json_bytes() == run.to_json().encode(), "the bytes the store compresses are the same JSON"
 
 
 def test_finalize_incomplete_closes_children_first() -> None:

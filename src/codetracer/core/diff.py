@@ -41,6 +41,16 @@ def parse_diff(text: str) -> list[FileDiff]:
     old_name: str | None = None
     in_hunk = False
     for line in text.splitlines():
+        if in_hunk and current is not None:  # most lines: added, removed or context, told by their first character
+            first = line[:1]
+            if first == "+":
+                current.added.append(line[1:])
+                continue
+            if first == "-":
+                current.removed.append(line[1:])
+                continue
+            if first == " " or first == "\\":
+                continue
         if line.startswith("diff --git "):
             m = _GIT_HEADER.match(line)
             current = FileDiff(path=m.group(2)) if m else None

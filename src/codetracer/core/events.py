@@ -47,7 +47,11 @@ class Events:
     __slots__ = ("_h",)
 
     def __init__(self, hook: Any) -> None:
-        self._h = hook if getattr(hook, "positional", False) is True else _Keywords(hook)
+        self._h: Any
+        if isinstance(hook, DirectRelay):  # the one plugin's methods themselves: no lookup through the relay per call
+            self._h = hook.plugin
+        else:
+            self._h = hook if getattr(hook, "positional", False) is True else _Keywords(hook)
 
     def run_started(
         self,
@@ -241,6 +245,11 @@ class DirectRelay:
 
     def __init__(self, plugin: object) -> None:
         self._plugin = plugin
+
+    @property
+    def plugin(self) -> object:
+        """The plugin the hook calls go to; :class:`Events` calls it directly."""
+        return self._plugin
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._plugin, name)

@@ -7,6 +7,7 @@ travel back pickled, which costs far less than building them.
 
 from __future__ import annotations
 
+import gc
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +27,26 @@ prints, few enough that results waiting for a slow caller hold memory for a hand
 _worker_registry: ExtractorRegistry | None = None
 _worker_localizers: dict[str, Any] = {}
 
+WORKER_GC_THRESHOLD = 10_000
+"""Container allocations between two young collections in a worker (Python's default is 700)."""
+
+
+def _start_worker() -> ExtractorRegistry:
+    """The worker's extractors, looked up on its first artifact; then the garbage collector is told what it need
+    not walk. Everything alive by then (modules, pydantic's schemas, the plugins) lives as long as the worker, and a
+    run allocates tens of thousands of objects that reference counting frees together when the run is done: with
+    the defaults, collections walked them over and over, about 4 % of a worker's CPU on the mini-swe-agent corpus
+    (0.386 -> 0.369 s per 100 runs). Only the worker processes, which do nothing else, are tuned."""
+    registry = ExtractorRegistry.from_plugins()
+    gc.freeze()
+    gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
+    return registry
+
 
 def _extract_in_worker(item: tuple[str, str, str | None, bool, bool]) -> list[Run | EncodedRun | Failure]:
     global _worker_registry
     if _worker_registry is None:
-        _worker_registry = ExtractorRegistry.from_plugins()
+        _worker_registry = _start_worker()
     path, name, localizer_name, all_runs, encode = item
     results = list(extract_one(Path(path), _worker_registry.get(name)))
     if localizer_name is not None:

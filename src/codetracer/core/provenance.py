@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from codetracer.core import shell
 from codetracer.core.diff import FileDiff, looks_like_diff, parse_diff
-from codetracer.core.model import Action, FileChange, PatchFile, Provenance, Run, Step
+from codetracer.core.model import Action, Call, FileChange, PatchFile, Provenance, Run, Step
 
 _PATCH_KEYS = ("submission", "git_patch", "model_patch", "patch")
 """Run metadata keys adapters use for the run's final patch, in order of preference."""
@@ -168,10 +168,10 @@ class _Scan:
     scripts: dict[str, Write] = field(default_factory=dict)
 
 
-def _applied(step: Step, action_index: int, *, command: bool) -> bool:
+def _applied(step: Step, calls: list[Call], action_index: int, *, command: bool) -> bool:
     """Whether the action's result shows its change took effect: no error, no "could not find the block" (at the
-    head of an editor's answer; anywhere in the last part of a command's output)."""
-    calls = [c for c in step.calls if c.action is not None]
+    head of an editor's answer; anywhere in the last part of a command's output). ``calls``: the step's calls
+    that hold an action, in order."""
     obs = calls[action_index].observation if action_index < len(calls) else None
     observations = [obs] if obs is not None else step.observations
     for o in observations:
@@ -199,12 +199,22 @@ def _edit_how(action: Action, old: str | None, new: str | None, kind: str | None
 
 def _scan(run: Run) -> _Scan:
     scan = _Scan()
+    parsed: dict[str, list[shell.ShellOp]] = {}
+    """Each command's ops, read once per run: agents run the same command again and again (a reproduction script
+    after every edit). The ops are only read here, never changed."""
     for step in run.steps:
-        for index, action in enumerate(step.actions):
-            ops = shell.parse(action.command) if action.command else []
+        calls = [c for c in step.calls if c.action is not None]
+        for index, call in enumerate(calls):
+            action = call.action
+            assert action is not None
+            ops: list[shell.ShellOp] = []
+            if action.command:
+                if action.command not in parsed:
+                    parsed[action.command] = shell.parse(action.command)
+                ops = parsed[action.command]
             if not action.edits and not ops:
                 continue  # most actions change no file: their results need no reading
-            effective = _applied(step, index, command=action.command is not None and not action.edits)
+            effective = _applied(step, calls, index, command=action.command is not None and not action.edits)
             for edit in action.edits:
                 how = _edit_how(action, edit.old, edit.new, edit.kind)
                 if how in ("undo", "undo_edit"):
@@ -505,9 +515,17 @@ def _paths_of(write: Write) -> list[str]:
 
 
 def _debug_only(text: str) -> bool:
-    """Whether a change only adds instrumentation (prints, debug logging, breakpoints): debugging, not a fix."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return bool(lines) and all(_DEBUG_LINE.search(line) for line in lines)
+    """Whether a change only adds instrumentation (prints, debug logging, breakpoints): debugging, not a fix.
+    Stops at the first line that is not (most changes: their first line), whatever the length of the text."""
+    seen = False
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if not _DEBUG_LINE.search(line):
+            return False
+        seen = True
+    return seen
 
 
 def _fate(

@@ -82,11 +82,17 @@ def parse(command: str, cwd: str = "") -> list[ShellOp]:
 def _cut_heredocs(command: str) -> tuple[str, list[str]]:
     """The command with each heredoc body removed (its ``<<EOF`` marker replaced by a word ``<<@N``), and the
     bodies in order. A body runs from the line after its marker to the line holding only the delimiter."""
+    if "<<" not in command:  # most commands: nothing to cut, and no line to look at
+        return command, []
     bodies: list[str] = []
     out: list[str] = []
     lines = command.split("\n")
     i = 0
     while i < len(lines):
+        if "<<" not in lines[i]:
+            out.append(lines[i])
+            i += 1
+            continue
         pending: list[tuple[str, bool]] = []
 
         def mark(m: re.Match[str], pending: list[tuple[str, bool]] = pending) -> str:
@@ -130,7 +136,9 @@ class _Reader:
         i = 0
         while i < len(words):
             word = words[i]
-            if word.startswith("<<@"):
+            if "<" not in word and ">" not in word:  # most words: neither a redirection nor a heredoc
+                args.append(word)
+            elif word.startswith("<<@"):
                 stdin = self._heredoc(word)
             elif word in ("<", "0<") and i + 1 < len(words):
                 self.stdin_file = words[i + 1]
@@ -394,11 +402,12 @@ def _simple_commands(body: str) -> list[list[str]]:
     """The words of each simple command, split at control operators and newlines, quotes kept together."""
     out: list[list[str]] = []
     words: list[str] = []
-    for m in _TOKEN.finditer(body):
-        kind = m.lastgroup
-        if kind == "word":
-            words.append(_unquote(m.group(0)))
-        elif kind == "sep" and words:
+    # one tuple per token with the text of the one group that matched (none of them matches empty): no match
+    # object per token
+    for _comment, sep, word in _TOKEN.findall(body):
+        if word:
+            words.append(_unquote(word))
+        elif sep and words:
             out.append(words)
             words = []
     if words:

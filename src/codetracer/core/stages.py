@@ -8,6 +8,7 @@ they are.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -155,7 +156,8 @@ def classify_step(step: Step) -> StageKind:
     if any(c.applied and not c.debug and c.fate not in ("deleted", "failed") and not c.applied_in
            for c in step.changes):
         return StageKind.PATCHING  # it changed a file that stayed (provenance), however it spelled it
-    for action in step.actions:
+    actions = step.actions
+    for action in actions:
         if action.edits:
             return StageKind.PATCHING
         # the ends of a command say what it does; the middle of a 5 KB heredoc does not
@@ -171,13 +173,25 @@ def classify_step(step: Step) -> StageKind:
     blob = "\n".join(t for t in texts if t)
     if not blob:
         return StageKind.OTHER
-    if first_command and len(step.actions) == 1 and not _COMPOUND.search(first_command):
-        words = first_command.split(None, 1)
+    return _classify_text(blob, first_command if len(actions) == 1 else None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _classify_text(blob: str, single_command: str | None) -> StageKind:
+    """The kind the text of a step's actions suggests (``single_command``: the step's one command, without a leading
+    ``cd DIR &&``, when it has exactly one action).
+
+    A pure function of its arguments, so it is cached: runs repeat their commands (the same reproduction script
+    after every edit) and the localizer classifies the steps of every failed run again, right after its stages
+    were segmented. The rules' regex searches are most of a step's classification. The repeats are near each
+    other: 1,024 texts (a few MB at most) get as many hits on the mini-swe-agent corpus as 4,096."""
+    if single_command and not _COMPOUND.search(single_command):
+        words = single_command.split(None, 1)
         quick = _QUICK.get(words[0]) if words else None
         if quick is not None:
             return quick
-    if first_command and len(step.actions) == 1 and _only_reads(first_command):
-        return StageKind.ENV_CHECK if first_command.split()[0] in ("ls", "cd") else StageKind.INSPECTION
+    if single_command and _only_reads(single_command):
+        return StageKind.ENV_CHECK if single_command.split()[0] in ("ls", "cd") else StageKind.INSPECTION
     lowered = blob.lower()
     for kind, triggers, pattern in _PLAN:
         if (triggers is None or any(t in lowered for t in triggers)) and pattern.search(lowered):

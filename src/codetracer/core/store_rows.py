@@ -85,7 +85,7 @@ def encode_run(run: Run) -> EncodedRun:
         onset_step=diagnosis.onset_step if diagnosis else None,
         confidence=diagnosis.confidence if diagnosis else None,
         source=str(source) if source is not None else None,
-        tree=zlib.compress(run.to_json().encode(), TREE_COMPRESSION),
+        tree=zlib.compress(run.to_json_bytes(), TREE_COMPRESSION),
         steps=steps,
         diagnosis=(diagnosis.localizer, diagnosis.onset_step, diagnosis.model_dump_json()) if diagnosis else None,
     )
