@@ -251,7 +251,9 @@ class RunLog:
         raw_ref: str | None,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("step_started", run_id, step_key, agent, self._small(thought), raw_ref, timestamp))
+        if type(thought) is str and len(thought) > INLINE_LIMIT:  # _small inline: this is the hot path
+            thought = self._small(thought)
+        self._add(run_id, ("step_started", run_id, step_key, agent, thought, raw_ref, timestamp))
 
     @hookimpl
     def codetracer_step_finished(self, run_id: str, step_key: str, timestamp: float | None) -> None:
@@ -313,7 +315,9 @@ class RunLog:
         is_error: bool,
         timestamp: float | None,
     ) -> None:
-        self._add(run_id, ("tool_call_finished", run_id, call_id, self._small(output), exit_code, is_error, timestamp))
+        if type(output) is str and len(output) > INLINE_LIMIT:  # _small inline: this is the hot path
+            output = self._small(output)
+        self._add(run_id, ("tool_call_finished", run_id, call_id, output, exit_code, is_error, timestamp))
 
     @hookimpl
     def codetracer_call_ended(self, run_id: str, call_id: str, ending: str, timestamp: float | None) -> None:

@@ -246,13 +246,23 @@ class HookRelay:
         everything = tuple(range(len(spec_args)))
         if all(picks == everything for _, _, picks in plan):
             functions = [(function, plugin) for function, plugin, _ in plan]
+            if len(functions) == 1:  # the usual case (only the run log traces events): no loop per event
+                only, only_plugin = functions[0]
 
-            def relay(*args: Any) -> None:
-                for function, plugin in functions:
+                def relay(*args: Any) -> None:
                     try:
-                        function(*args)
+                        only(*args)
                     except ISOLATED as exc:  # isolation is the point
-                        record(plugin, name, exc)
+                        record(only_plugin, name, exc)
+
+            else:
+
+                def relay(*args: Any) -> None:
+                    for function, plugin in functions:
+                        try:
+                            function(*args)
+                        except ISOLATED as exc:  # isolation is the point
+                            record(plugin, name, exc)
 
         else:
 
