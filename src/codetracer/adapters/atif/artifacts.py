@@ -156,9 +156,9 @@ def replay(doc: object, file: Path, events: Events, *, run_path: Path, trial: Pa
     events.run_started(run_id, framework, task=task, metadata=metadata, timestamp=started)
     for i, step in enumerate(checked):
         _replay_step(file, events, run_id, i, step, opening=i < opening)
-    outcome, exit_status, end_meta = _trial_outcome(trial) if trial is not None else ("unknown", None, {})
+    outcome, exit_status, end_meta = trial_outcome(trial) if trial is not None else ("unknown", None, {})
     if trial is not None:
-        _verification(trial, events, run_id, outcome)
+        trial_verification(trial, events, run_id, outcome)
     ext = root.get("extra")
     if isinstance(ext, dict) and isinstance(ext.get(_EXTRA_KEY), dict) and outcome == "unknown":
         outcome = str(ext[_EXTRA_KEY].get("outcome") or "unknown")
@@ -313,7 +313,7 @@ def _replay_results(
         text = _result_text(file, result, at)
         source = result.get("source_call_id")
         flag = flags[j] if j < len(flags) and isinstance(flags[j], dict) else {}
-        exit_code = flag.get("exit_code") if isinstance(flag.get("exit_code"), int) else _leading_exit_code(text)
+        exit_code = flag.get("exit_code") if isinstance(flag.get("exit_code"), int) else leading_exit_code(text)
         is_error = bool(flag.get("is_error", harness_error is True)) or exit_code not in (None, 0)
         if isinstance(source, str) and source in calls:
             events.tool_call_finished(run_id, calls[source], output=text, exit_code=exit_code, is_error=is_error,
@@ -337,7 +337,7 @@ def _result_text(file: Path, result: dict[str, Any], where: str) -> str:
     raise ExtractError(file, f"content is {type(content).__name__}", position=where + ".content", expected="a string")
 
 
-def _leading_exit_code(text: str) -> int | None:
+def leading_exit_code(text: str) -> int | None:
     """Claude Code reports a failed command as ``Exit code N`` on the first line; a cheap prefix check."""
     if not text.startswith("Exit code "):
         return None
@@ -397,7 +397,7 @@ def _edit(path: str, old: object, new: object, kind: str) -> dict[str, Any]:
 # -- outcome ---------------------------------------------------------------------------------------------------------
 
 
-def _trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
+def trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
     """Outcome, exit status and end metadata of a trial: reward.txt first, result.json second."""
     meta: dict[str, Any] = {}
     result = _result_json(trial / "result.json")
@@ -418,7 +418,7 @@ def _trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
     return outcome, exit_status, meta
 
 
-def _verification(trial: Path, events: Events, run_id: str, outcome: str) -> None:
+def trial_verification(trial: Path, events: Events, run_id: str, outcome: str) -> None:
     """The verifier's test log (``verifier/test-stdout.txt``) as the run's verification, with its failing tests."""
     log = trial / "verifier" / "test-stdout.txt"
     try:
