@@ -4,7 +4,9 @@ Input is either a bare ATIF file (a JSON object whose ``schema_version`` starts 
 terminal-bench 2 *trial folder* (``agent/trajectory.json`` plus ``verifier/reward.txt`` and ``result.json``). A trial
 folder is one run; its outcome comes from the verifier reward (1 -> solved, 0 -> failed), else from
 ``result.json``'s ``verifier_result.rewards.reward``, else unknown. A trial folder without ``agent/trajectory.json``
-(the agent crashed or timed out before writing it) is reported as an :class:`ExtractError`, not silently skipped.
+(the agent crashed or timed out before writing it) is reported as an :class:`ExtractError`, not silently skipped;
+when it holds Claude Code's log ``agent/claude-code.txt``, :mod:`codetracer.adapters.claude_code.artifacts` claims it
+first and reads the run from the log (with :func:`trial_outcome` and :func:`trial_verification` from here).
 
 Mapping of ATIF steps (the choice, applied consistently):
 
