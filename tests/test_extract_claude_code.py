@@ -182,6 +182,8 @@ def test_trial_without_atif_is_a_diagnosed_failed_run(shared: Path, name: str) -
     ]  # the model sent some Write calls without arguments
     assert all(call.action is not None and call.action.edits for call in edits), name
     assert shells or edits
+    for call in _tool_calls(run):  # a call no tool_result answered never ran to its end: cancelled, not an error
+        assert (call.observation is None) == (call.ending == "cancelled") and call.complete == (call.ending is None)
     diagnosis = SignalLocalizer().localize(run)
     assert diagnosis.onset_step is not None and 1 <= diagnosis.onset_step <= len(run.steps)
     assert diagnosis.reasoning

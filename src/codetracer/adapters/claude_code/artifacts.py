@@ -14,10 +14,11 @@ The log holds one JSON object per line:
   one step. Thinking is the step's thought, text its LLM response (with ``message.usage`` tokens), every ``tool_use``
   a tool call of the step (several are parallel siblings), shell commands and file edits read from the arguments as
   for ATIF (:func:`~codetracer.adapters.atif.artifacts.shell_command`, :func:`~.file_edits`).
-* ``user`` records carry ``tool_result`` blocks, matched to their call by ``tool_use_id`` (``is_error`` honoured, a
-  leading ``Exit code N`` line read as the exit code); results no call of the log asked for become observations of
-  the latest step. A user text before the first response is the task; a later one is a step of its own.
-* ``result`` closes a session (cost, turns); a run cut off by a timeout has none.
+* ``user`` records carry ``tool_result`` blocks, matched to the latest call with that ``tool_use_id`` (ids such as
+  ``functions.Bash:0`` recur across responses; ``is_error`` honoured, a leading ``Exit code N`` line read as the exit
+  code); results no call asked for become observations of the latest step, and a call no result answered ends
+  ``cancelled``. A user text before the first response is the task; a later one is a step of its own.
+* ``result`` closes a session (cost, turns); a session that was cut off has none.
 
 The outcome of a trial comes from the verifier and ``result.json`` exactly as for ATIF trials
 (:func:`~codetracer.adapters.atif.artifacts.trial_outcome`); an ``exception_info`` (``AgentTimeoutError``) is the run's
@@ -43,6 +44,7 @@ from codetracer.adapters.atif.artifacts import (
     trial_outcome,
     trial_verification,
 )
+from codetracer.core.endings import CANCELLED
 from codetracer.core.errors import ExtractError
 from codetracer.core.events import Events
 from codetracer.core.extractor import Candidate, stable_run_id
@@ -359,7 +361,10 @@ def _replay_turn(events: Events, run_id: str, key: str, turn: _Turn) -> None:
         )
         found = use.result
         if found is None:
-            continue  # no result came back (the session was cut off): the call stays unfinished
+            # Claude Code answers every call it runs with a tool_result: this one never ran, or the session was cut
+            # off around it (a timeout); either way it is not an error of the agent (core/endings.py)
+            events.call_ended(run_id, tree_id, CANCELLED)
+            continue
         text, is_error, ts = found
         exit_code = leading_exit_code(text)
         events.tool_call_finished(
