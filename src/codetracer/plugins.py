@@ -31,6 +31,7 @@ EXTRACTOR_MODULES: tuple[str, ...] = (
     "codetracer.adapters.openhands.artifacts",
     "codetracer.adapters.terminal_bench.artifacts",
     "codetracer.adapters.atif.artifacts",
+    "codetracer.adapters.claude_code.artifacts",
     "codetracer.adapters.codetracebench.artifacts",
     "codetracer.adapters.who_and_when.artifacts",
 )

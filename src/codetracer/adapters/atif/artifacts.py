@@ -4,7 +4,9 @@ Input is either a bare ATIF file (a JSON object whose ``schema_version`` starts 
 terminal-bench 2 *trial folder* (``agent/trajectory.json`` plus ``verifier/reward.txt`` and ``result.json``). A trial
 folder is one run; its outcome comes from the verifier reward (1 -> solved, 0 -> failed), else from
 ``result.json``'s ``verifier_result.rewards.reward``, else unknown. A trial folder without ``agent/trajectory.json``
-(the agent crashed or timed out before writing it) is reported as an :class:`ExtractError`, not silently skipped.
+(the agent crashed or timed out before writing it) is reported as an :class:`ExtractError`, not silently skipped;
+when it holds Claude Code's log ``agent/claude-code.txt``, :mod:`codetracer.adapters.claude_code.artifacts` claims it
+first and reads the run from the log (with :func:`trial_outcome` and :func:`trial_verification` from here).
 
 Mapping of ATIF steps (the choice, applied consistently):
 
@@ -156,9 +158,9 @@ def replay(doc: object, file: Path, events: Events, *, run_path: Path, trial: Pa
     events.run_started(run_id, framework, task=task, metadata=metadata, timestamp=started)
     for i, step in enumerate(checked):
         _replay_step(file, events, run_id, i, step, opening=i < opening)
-    outcome, exit_status, end_meta = _trial_outcome(trial) if trial is not None else ("unknown", None, {})
+    outcome, exit_status, end_meta = trial_outcome(trial) if trial is not None else ("unknown", None, {})
     if trial is not None:
-        _verification(trial, events, run_id, outcome)
+        trial_verification(trial, events, run_id, outcome)
     ext = root.get("extra")
     if isinstance(ext, dict) and isinstance(ext.get(_EXTRA_KEY), dict) and outcome == "unknown":
         outcome = str(ext[_EXTRA_KEY].get("outcome") or "unknown")
@@ -313,7 +315,7 @@ def _replay_results(
         text = _result_text(file, result, at)
         source = result.get("source_call_id")
         flag = flags[j] if j < len(flags) and isinstance(flags[j], dict) else {}
-        exit_code = flag.get("exit_code") if isinstance(flag.get("exit_code"), int) else _leading_exit_code(text)
+        exit_code = flag.get("exit_code") if isinstance(flag.get("exit_code"), int) else leading_exit_code(text)
         is_error = bool(flag.get("is_error", harness_error is True)) or exit_code not in (None, 0)
         if isinstance(source, str) and source in calls:
             events.tool_call_finished(run_id, calls[source], output=text, exit_code=exit_code, is_error=is_error,
@@ -337,7 +339,7 @@ def _result_text(file: Path, result: dict[str, Any], where: str) -> str:
     raise ExtractError(file, f"content is {type(content).__name__}", position=where + ".content", expected="a string")
 
 
-def _leading_exit_code(text: str) -> int | None:
+def leading_exit_code(text: str) -> int | None:
     """Claude Code reports a failed command as ``Exit code N`` on the first line; a cheap prefix check."""
     if not text.startswith("Exit code "):
         return None
@@ -397,7 +399,7 @@ def _edit(path: str, old: object, new: object, kind: str) -> dict[str, Any]:
 # -- outcome ---------------------------------------------------------------------------------------------------------
 
 
-def _trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
+def trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
     """Outcome, exit status and end metadata of a trial: reward.txt first, result.json second."""
     meta: dict[str, Any] = {}
     result = _result_json(trial / "result.json")
@@ -418,7 +420,7 @@ def _trial_outcome(trial: Path) -> tuple[str, str | None, dict[str, Any]]:
     return outcome, exit_status, meta
 
 
-def _verification(trial: Path, events: Events, run_id: str, outcome: str) -> None:
+def trial_verification(trial: Path, events: Events, run_id: str, outcome: str) -> None:
     """The verifier's test log (``verifier/test-stdout.txt``) as the run's verification, with its failing tests."""
     log = trial / "verifier" / "test-stdout.txt"
     try:
