@@ -19,6 +19,7 @@ and output are kept. A shell command string given as ``verify=`` becomes a :clas
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import shlex
@@ -174,6 +175,26 @@ def call(verify: Callable[..., Any], *args: Any, name: str | None = None, truthy
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
         return Check(verifier, None, output=text, error=f"the verifier raised {type(exc).__name__}: {exc}")
     return interpret(answer, verifier, truthy=truthy)
+
+
+def of_result(verify: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``verify`` as a function of the run's result: every ``verify=`` may be ``verify(result)`` or ``verify()``, and
+    one that needs no positional argument is called without it. The wrapper keeps the user's function's name, so the
+    verification node names it (:func:`describe`)."""
+    try:
+        params = inspect.signature(verify).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: give them the result
+        return verify
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any((p.kind in positional and p.default is inspect.Parameter.empty) or p.kind is inspect.Parameter.VAR_POSITIONAL
+           for p in params):
+        return verify
+
+    def without_result(_result: Any) -> Any:
+        return verify()
+
+    without_result.__name__ = without_result.__qualname__ = describe(verify).removeprefix("verify=")
+    return without_result
 
 
 def decide(verify: Callable[..., Any] | None, outputs: Any, outcome: str | bool | None = None,

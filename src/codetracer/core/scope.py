@@ -22,7 +22,6 @@ here imports a framework.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -162,28 +161,10 @@ class TaskScope:
             outcome, exit_status = Outcome.FAILED.value, type(error).__name__
         elif ending == endings.FINISHED:
             verify, fixed = (self.verify, None) if self.verify is not None else self._fallback
-            outcome, exit_status = checks.decide(_with_result(verify), self.result, fixed, events, run_id), ending
+            judge = checks.of_result(verify) if callable(verify) else verify
+            outcome, exit_status = checks.decide(judge, self.result, fixed, events, run_id), ending
         else:
             outcome, exit_status = Outcome.UNKNOWN.value, ending
         events.run_finished(run_id, outcome, exit_status=exit_status, timestamp=now)
         return run_id
 
-
-def _with_result(verify: Any) -> Any:
-    """``verify`` as a function of the block's result: a callable that takes no argument is called without it."""
-    if verify is None or not callable(verify):
-        return verify
-    try:
-        params = inspect.signature(verify).parameters.values()
-    except (TypeError, ValueError):
-        return verify
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                  inspect.Parameter.VAR_POSITIONAL)
-    if any(p.kind in positional for p in params):
-        return verify
-
-    def no_argument(_result: Any) -> Any:
-        return verify()
-
-    no_argument.__qualname__ = checks.describe(verify).removeprefix("verify=")
-    return no_argument

@@ -7,7 +7,6 @@ tokens, cost and wall time -- so "retry with a diagnosis" competes with "no retr
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codetracer.core import checks
-from codetracer.core.checks import Check, CommandCheck
+from codetracer.core.checks import Check, CommandCheck, of_result
 from codetracer.core.model import Run
 
 log = logging.getLogger("codetracer.replay")
@@ -195,21 +194,7 @@ def make_verifier(verify: Verifier | str | None, workspace: Path | None) -> Call
         return CommandVerifier(verify, cwd=workspace)
     if not callable(verify):
         raise TypeError(f"verify must be a callable, a shell command or None, not {type(verify).__name__}")
-    try:
-        params = [
-            p
-            for p in inspect.signature(verify).parameters.values()
-            if p.default is inspect.Parameter.empty
-            and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        ]
-        takes_result = bool(params) or any(
-            p.kind is inspect.Parameter.VAR_POSITIONAL for p in inspect.signature(verify).parameters.values()
-        )
-    except (TypeError, ValueError):  # builtins without a signature: give them the result
-        takes_result = True
-    if takes_result:
-        return verify
-    return lambda result: verify()
+    return of_result(verify)
 
 
 # --------------------------------------------------------------------------------------------------------------------
