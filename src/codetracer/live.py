@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import warnings
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +56,9 @@ def trace(target: Any, *, tracer: Tracer | None = None, **options: Any) -> Any:
     the target's adapter does not take is a :class:`CodetracerError` naming the options it does take.
     """
     if "verifier" in options:
-        if "verify" in options:
-            raise CodetracerError("codetracer.trace() takes verify=, not both verify= and verifier=")
-        warnings.warn("codetracer.trace(verifier=...) is deprecated; use verify=", DeprecationWarning, stacklevel=2)
-        options["verify"] = options.pop("verifier")
+        from codetracer.core.checks import verify_keyword
+
+        options["verify"] = verify_keyword("codetracer.trace()", options.get("verify"), options.pop("verifier"))
     if tracer is None:
         from codetracer import get_tracer
 

@@ -26,11 +26,13 @@ import shlex
 import subprocess
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Outcome
 from codetracer.core.verifier import read_output
 
@@ -219,3 +221,15 @@ def decide(verify: Callable[..., Any] | None, outputs: Any, outcome: str | bool 
         return {True: Outcome.SOLVED, False: Outcome.FAILED, None: Outcome.UNKNOWN}[check.passed].value
     said = answers[0] if answers else None  # "solved" / "failed" / None
     return (Outcome.UNKNOWN if said is None else Outcome.parse(said)).value
+
+
+def verify_keyword(public: str, verify: Any, verifier: Any, *, stacklevel: int = 2) -> Any:
+    """The verifier given to ``public`` (a function in the words users call it): ``verify=``, the keyword of every
+    framework, or the former ``verifier=`` with a :class:`DeprecationWarning` pointing at the caller (``stacklevel``
+    frames above the function that called this one); both at once is an error naming ``public``."""
+    if verifier is None:
+        return verify
+    if verify is not None:
+        raise CodetracerError(f"{public} takes verify=, not both verify= and verifier=")
+    warnings.warn(f"{public}: verifier= is deprecated; use verify=", DeprecationWarning, stacklevel=stacklevel + 1)
+    return verifier

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +19,6 @@ from uuid import UUID
 
 from codetracer.adapters.langchain.turns import message_role_and_text
 from codetracer.core import checks, endings
-from codetracer.core.errors import CodetracerError
 from codetracer.core.model import Outcome
 from codetracer.core.tracer import Tracer
 
@@ -257,15 +255,10 @@ def decide_outcome(outcome: str | bool | None, verifier: Verifier | None, output
 
 
 def verify_option(public: str, verify: Any, verifier: Any, *, stacklevel: int = 2) -> Any:
-    """The verifier given to ``public`` (a function's name in the words users call it) as ``verify=``, the keyword of
-    every framework, or as the former ``verifier=`` (a :class:`DeprecationWarning` pointing at the caller,
-    ``stacklevel`` frames above the function that called this one); a shell command string becomes a
+    """The verifier given to ``public`` as ``verify=`` or the deprecated ``verifier=``
+    (:func:`codetracer.core.checks.verify_keyword`); a shell command string becomes a
     :class:`~codetracer.core.checks.CommandCheck`."""
-    if verifier is not None:
-        if verify is not None:
-            raise CodetracerError(f"{public} takes verify=, not both verify= and verifier=")
-        warnings.warn(f"{public}: verifier= is deprecated; use verify=", DeprecationWarning, stacklevel=stacklevel + 1)
-        verify = verifier
+    verify = checks.verify_keyword(public, verify, verifier, stacklevel=stacklevel + 1)
     if isinstance(verify, str):
         verify = checks.CommandCheck(verify)
     return verify
