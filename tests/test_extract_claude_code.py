@@ -237,6 +237,25 @@ def test_malformed_line_names_file_and_line(
     assert info.value.position is not None and info.value.position.startswith(f"line {line}")
 
 
+def test_a_log_cut_off_mid_record_is_read_up_to_its_last_whole_line(shared: Path, tmp_path: Path) -> None:
+    """A killed agent's log can end in the middle of a record: the run is what the whole lines say, the torn line
+    is named in the metadata; the same text with a newline after it is a malformed line (an error, above)."""
+    whole = (shared / CORPUS / "vulnerable-secret__9tUKcpe" / "agent" / "claude-code.txt").read_bytes()
+    lines = whole.splitlines()
+    kept = tmp_path / "kept" / "claude-code.txt"
+    kept.parent.mkdir()
+    kept.write_bytes(b"\n".join(lines[:-1]) + b"\n")
+    torn = tmp_path / "torn" / "claude-code.txt"
+    torn.parent.mkdir()
+    torn.write_bytes(b"\n".join(lines[:-1]) + b"\n" + lines[-1][: len(lines[-1]) // 2])
+    (expected,) = build_runs(kept, EXTRACTORS[0])
+    (run,) = build_runs(torn, EXTRACTORS[0])
+    assert run.metadata["torn_line"] == len(lines) and "torn_line" not in expected.metadata
+    assert [s.model_dump(exclude={"raw_ref"}) for s in run.steps] == [
+        s.model_dump(exclude={"raw_ref"}) for s in expected.steps
+    ]
+
+
 def test_analyze_reads_every_trial(shared: Path, home: Path) -> None:
     import subprocess
     import sys

@@ -25,7 +25,9 @@ The outcome of a trial comes from the verifier and ``result.json`` exactly as fo
 exit status and a run-level error. The framework name is ``claude-code`` (what the harness's ATIF files say), so a run
 id is the one the ATIF reader gives the same trial.
 
-A line that is not a JSON object is an :class:`ExtractError` naming the file and the line number.
+A line that is not a JSON object is an :class:`ExtractError` naming the file and the line number, except a last line
+cut off mid-record with no newline after it (the agent was killed while Claude Code wrote it): the run is read up to
+there and ``metadata["torn_line"]`` says which line was left out.
 """
 
 from __future__ import annotations
@@ -119,20 +121,27 @@ class _Log:
     waiting: dict[str, _ToolUse] = field(default_factory=dict)  # tool_use_id -> the latest call without a result
     first_ts: float | None = None
     last_ts: float | None = None
+    torn_line: int | None = None
+    """The number of a last line cut off mid-record (the agent was killed while writing it), left out."""
 
 
-def _records(file: Path) -> list[tuple[int, dict[str, Any]]]:
+def _records(file: Path, log: _Log) -> list[tuple[int, dict[str, Any]]]:
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise ExtractError(file, f"cannot read the log ({exc.strerror or exc})") from None
     out: list[tuple[int, dict[str, Any]]] = []
-    for number, raw in enumerate(data.splitlines(), 1):
+    lines = data.splitlines()
+    for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if number == len(lines) and out and not data.endswith(b"\n"):
+                # a timed-out or killed agent's log ends mid-record: the run up to there is still the run
+                log.torn_line = number
+                break
             raise ExtractError(
                 file,
                 f"not JSON ({exc})",
@@ -192,7 +201,7 @@ def _timestamp(record: dict[str, Any]) -> float | None:
 def read_log(file: Path) -> _Log:
     """Group the log's records into turns and index the tool results by ``tool_use_id``."""
     log = _Log()
-    for number, record in _records(file):
+    for number, record in _records(file, log):
         kind = record["type"]
         ts = _timestamp(record)
         if ts is not None:
@@ -321,6 +330,8 @@ def _metadata(file: Path, log: _Log, trial: Path | None) -> dict[str, Any]:
         meta["num_turns"] = log.result["num_turns"]
     if not log.result:
         meta["unfinished"] = "the log has no result record (the session was cut off)"
+    if log.torn_line is not None:
+        meta["torn_line"] = log.torn_line  # its last line was cut off mid-record and is left out
     if trial is not None:
         meta["trial_path"] = str(trial)
     return meta
